@@ -1,0 +1,130 @@
+// wharf-chat: the chat room of Jetty's ChatEndPoint sample, in wharf.
+//
+//   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
+//
+// Serves the chat page at "/" and the chat's WebSocket at "/chat". The first text a
+// client sends is its name; every later one goes to everybody as "name: text".
+// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
+
+#include "ChatRoom.hpp"
+
+#include <wharf/wharf.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <pthread.h>
+#include <signal.h>
+
+#ifndef WHARF_CHAT_PUBLIC_DIR
+#define WHARF_CHAT_PUBLIC_DIR ""
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The chat page's directory when --public is not given: a "public" directory next to the
+// executable (a copied or installed binary), else the one in the source tree.
+fs::path defaultPublicDir()
+{
+    std::error_code ec;
+    const auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto besideExe = exe.parent_path() / "public";
+        if (fs::is_regular_file(besideExe / "index.html", ec)) return besideExe;
+    }
+    return WHARF_CHAT_PUBLIC_DIR;
+}
+
+// What to type into a browser on this machine to reach `host`.
+std::string browserHost(const std::string& host)
+{
+    if (host == "0.0.0.0" || host == "::" || host == "127.0.0.1" || host == "::1" || host.empty())
+        return "localhost";
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]", host);
+    return host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"wharf-chat: a WebSocket chat room, served with its web page"};
+    int port = 8080;
+    std::string host = "0.0.0.0";
+    unsigned threads = 0;
+    long idleTimeoutSeconds = 1800;
+    fs::path publicDir;
+    app.add_option("--port", port, "TCP port to listen on (0 picks a free one)")
+        ->capture_default_str()->check(CLI::Range(0, 65535));
+    app.add_option("--host", host, "address to bind (0.0.0.0: all IPv4, ::: all IPv6)")->capture_default_str();
+    app.add_option("--threads", threads, "server threads (0: one per hardware thread)")->capture_default_str();
+    app.add_option("--idle-timeout", idleTimeoutSeconds,
+                   "seconds without a message before a client is disconnected (0: never)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--public", publicDir, "directory of the chat page (index.html)")
+        ->default_str(defaultPublicDir().string());
+    CLI11_PARSE(app, argc, argv);
+
+    if (publicDir.empty()) publicDir = defaultPublicDir();
+    std::error_code ec;
+    if (!fs::is_regular_file(publicDir / "index.html", ec)) {
+        fmt::print(stderr, "wharf-chat: no index.html in '{}'; point --public at samples/chat/public\n",
+                   publicDir.string());
+        return 1;
+    }
+
+    // Block SIGINT/SIGTERM before any server thread exists, so every thread inherits the
+    // mask and the signals wait for sigwait() below instead of killing the process.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+    chat::ChatRoom room;
+    wharf::Server server;
+    try {
+        wharf::ServerConnector connector;
+        connector.host = host;
+        connector.port = static_cast<std::uint16_t>(port);
+        server.addConnector(connector);
+        server.setThreads(threads);
+
+        auto context = std::make_shared<wharf::ServletContextHandler>("/");
+        context->addStaticFiles("/", publicDir);
+        context->addWebSocket("/chat", [&room, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
+            factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
+            factory.addMapping("/", [&room](const wharf::UpgradeRequest&, wharf::UpgradeResponse&) {
+                return std::make_shared<chat::ChatEndPoint>(room);
+            });
+        });
+        server.setHandler(context);
+        server.start();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "wharf-chat: {}\n", e.what());
+        return 1;
+    }
+
+    fmt::print("wharf-chat: open http://{}:{}/ in your browser\n", browserHost(host), server.port());
+    fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
+    std::fflush(stdout);
+
+    int received = 0;
+    sigwait(&stopSignals, &received);
+    fmt::print("wharf-chat: {}, closing {} connection(s)\n", received == SIGINT ? "SIGINT" : "SIGTERM",
+               server.sessionCount());
+    std::fflush(stdout);
+    server.stop();
+    fmt::print("wharf-chat: stopped\n");
+    return 0;
+}

@@ -1,0 +1,74 @@
+// The wharf-chat page: one WebSocket to /chat on the host that served this page.
+// The first line sent is the user's name; every later one is a chat message.
+'use strict';
+
+(function () {
+    const messages = document.getElementById('messages');
+    const form = document.getElementById('form');
+    const input = document.getElementById('m');
+    const button = document.getElementById('send');
+    const status = document.getElementById('status');
+    let named = false;        // the server accepted our name
+    let pendingName = null;   // the name we sent, until the server announces it
+
+    // textContent, never innerHTML: messages are other people's text, not markup.
+    function append(text, kind) {
+        const li = document.createElement('li');
+        li.textContent = text;
+        if (kind) li.className = kind;
+        else if (text.startsWith('* ')) li.className = 'notice';
+        messages.appendChild(li);
+        li.scrollIntoView({ block: 'end' });
+    }
+
+    function setConnected(connected, text) {
+        input.disabled = !connected;
+        button.disabled = !connected;
+        status.textContent = text;
+        if (connected) input.focus();
+    }
+
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(`${scheme}//${location.host}/chat`);
+
+    socket.addEventListener('open', () => {
+        setConnected(true, 'connected — pick a name');
+    });
+
+    socket.addEventListener('message', (event) => {
+        const text = String(event.data);
+        append(text);
+        // The server announces an accepted name to everybody as "* NAME joined", and
+        // answers a refused one to us alone with "* name not accepted: WHY".
+        if (!named && pendingName !== null) {
+            if (text === `* ${pendingName} joined`) {
+                named = true;
+                input.placeholder = 'message';
+                input.setAttribute('aria-label', 'message');
+                button.textContent = 'Send';
+                status.textContent = `connected as ${pendingName}`;
+            } else if (text.startsWith('* name not accepted: ')) {
+                pendingName = null;
+            }
+        }
+    });
+
+    socket.addEventListener('close', (event) => {
+        const reason = event.reason ? `: ${event.reason}` : '';
+        append(`* disconnected (${event.code}${reason}) — reload the page to join again`, 'notice');
+        setConnected(false, 'disconnected');
+    });
+
+    form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const text = input.value;
+        if (text.trim() === '' || socket.readyState !== WebSocket.OPEN) return;
+        if (!named) {
+            if (pendingName !== null) return;  // still waiting for the server's answer
+            pendingName = text.trim();
+        }
+        socket.send(text);
+        input.value = '';
+        input.focus();
+    });
+})();

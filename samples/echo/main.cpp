@@ -1,0 +1,141 @@
+// wharf-echo: sends every WebSocket message back unchanged (text as text, binary as
+// binary). The endpoint for the Autobahn conformance suite and for load tools.
+//
+//   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 300]
+//              [--max-message-size 16777216] [--no-deflate]
+//
+// Any path under /echo works (ws://localhost:9001/echo, /echo/anything).
+// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
+
+#include <wharf/wharf.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace {
+
+/// Echoes each message on the connection's own session. No per-message callback: the
+/// echo is a load-test target, and a send refused at the call says so by returning false.
+class EchoListener : public wharf::WebSocketListener {
+public:
+    void onConnect(wharf::Session session) override { session_ = std::move(session); }
+    void onText(std::string_view message) override
+    {
+        if (!session_.sendText(message)) refused();
+    }
+    void onBinary(std::span<const std::byte> message) override
+    {
+        if (!session_.sendBinary(message)) refused();
+    }
+    void onError(const wharf::Error& error) override
+    {
+        wharf::log::debug("echo: {}: {}", session_.remoteAddress(), error.what());
+    }
+
+private:
+    // A closed session refuses quietly (it is going away). An open one refuses only
+    // when its send queue is full: the client sends but does not read. Dropping the
+    // echo would be lying to it, so it is closed instead.
+    void refused() const
+    {
+        if (!session_.isOpen()) return;
+        wharf::log::warn("echo: {} does not read its echoes ({} bytes queued), closing it",
+                         session_.remoteAddress(), session_.bufferedAmount());
+        session_.close(wharf::CloseStatus::PolicyViolation, "send queue full: read your echoes");
+    }
+
+    wharf::Session session_;
+};
+
+std::string browserHost(const std::string& host)
+{
+    if (host == "0.0.0.0" || host == "::" || host == "127.0.0.1" || host == "::1" || host.empty())
+        return "localhost";
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]", host);
+    return host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"wharf-echo: a WebSocket echo server at /echo"};
+    int port = 9001;
+    std::string host = "0.0.0.0";
+    unsigned threads = 0;
+    long idleTimeoutSeconds = 300;
+    std::size_t maxMessageSize = 16 * 1024 * 1024;
+    bool noDeflate = false;
+    app.add_option("--port", port, "TCP port to listen on (0 picks a free one)")
+        ->capture_default_str()->check(CLI::Range(0, 65535));
+    app.add_option("--host", host, "address to bind (0.0.0.0: all IPv4, ::: all IPv6)")->capture_default_str();
+    app.add_option("--threads", threads, "server threads (0: one per hardware thread)")->capture_default_str();
+    app.add_option("--idle-timeout", idleTimeoutSeconds,
+                   "seconds without a message before a client is disconnected (0: never)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--max-message-size", maxMessageSize,
+                   "largest text or binary message in bytes; larger ones close with 1009")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_flag("--no-deflate", noDeflate, "turn permessage-deflate off");
+    CLI11_PARSE(app, argc, argv);
+
+    // Block SIGINT/SIGTERM before any server thread exists, so every thread inherits the
+    // mask and the signals wait for sigwait() below instead of killing the process.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+    wharf::Server server;
+    try {
+        wharf::ServerConnector connector;
+        connector.host = host;
+        connector.port = static_cast<std::uint16_t>(port);
+        server.addConnector(connector);
+        server.setThreads(threads);
+
+        auto context = std::make_shared<wharf::ServletContextHandler>("/");
+        context->addWebSocket("/echo/*", [&](wharf::WebSocketServletFactory& factory) {
+            factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
+            factory.setMaxMessageSize(maxMessageSize);
+            // Room for a couple of the largest echoes in flight, so a client that sends
+            // big messages back to back is not refused while it is still reading.
+            factory.setMaxSendQueueSize(std::max(wharf::defaults::maxSendQueueSize, 2 * maxMessageSize));
+            factory.setPermessageDeflate(!noDeflate);
+            factory.addMapping<EchoListener>("/");
+        });
+        server.setHandler(context);
+        server.start();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "wharf-echo: {}\n", e.what());
+        return 1;
+    }
+
+    fmt::print("wharf-echo: echoing at ws://{}:{}/echo (permessage-deflate {}, messages up to {} bytes)\n",
+               browserHost(host), server.port(), noDeflate ? "off" : "on", maxMessageSize);
+    std::fflush(stdout);
+
+    int received = 0;
+    sigwait(&stopSignals, &received);
+    fmt::print("wharf-echo: {}, closing {} connection(s)\n", received == SIGINT ? "SIGINT" : "SIGTERM",
+               server.sessionCount());
+    std::fflush(stdout);
+    server.stop();
+    fmt::print("wharf-echo: stopped\n");
+    return 0;
+}
