@@ -1,0 +1,42 @@
+#pragma once
+// Every default wharf uses, each with the reason it was chosen.
+
+#include <chrono>
+#include <cstddef>
+
+namespace wharf::defaults {
+
+// Jetty's WebSocket idle timeout; long enough for chat clients that are quiet for a while.
+inline constexpr std::chrono::milliseconds idleTimeout{std::chrono::seconds(30)};
+// Jetty's default max text/binary message size (64 KiB): large enough for chat and
+// dashboards, small enough that one hostile client cannot make the server buffer much.
+inline constexpr std::size_t maxTextMessageSize = 64 * 1024;
+inline constexpr std::size_t maxBinaryMessageSize = 64 * 1024;
+// A single frame may be as large as a message; a smaller limit only adds failures.
+inline constexpr std::size_t maxFrameSize = 64 * 1024;
+// Bytes a session may have queued for sending before further sends fail with
+// Errc::SendQueueFull (uWS's maxBackpressure idea; 4 MiB fits bursts of a live feed).
+inline constexpr std::size_t maxSendQueueSize = 4 * 1024 * 1024;
+// How long a close handshake we started waits for the peer's close frame before the
+// socket is closed anyway (a silent peer must not hold the connection forever).
+inline constexpr std::chrono::milliseconds closeTimeout{std::chrono::seconds(5)};
+
+// HTTP: 8 KiB of request line + headers (Jetty's requestHeaderSize); more gets 431.
+inline constexpr std::size_t maxHeaderSize = 8 * 1024;
+// HTTP: request bodies above 1 MiB get 413 (servlets here are small control endpoints).
+inline constexpr std::size_t maxBodySize = 1024 * 1024;
+// HTTP: a request must arrive completely within this time (slowloris guard) ...
+inline constexpr std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
+// ... and an idle keep-alive connection is closed after this long (Jetty's idleTimeout).
+inline constexpr std::chrono::milliseconds keepAliveTimeout{std::chrono::seconds(30)};
+// Server::stop(): how long open sessions may drain queued messages after the 1001 close.
+inline constexpr std::chrono::milliseconds stopTimeout{std::chrono::seconds(5)};
+
+// permessage-deflate: zlib's defaults for window and memory; messages below the
+// threshold are sent uncompressed (RFC 7692 allows it; compressing tiny frames costs
+// more than it saves).
+inline constexpr int deflateWindowBits = 15;
+inline constexpr int deflateMemLevel = 8;
+inline constexpr std::size_t deflateThreshold = 64;
+
+}  // namespace wharf::defaults

@@ -1,0 +1,43 @@
+#pragma once
+// wharf's own error codes and the error object handed to listeners and callbacks.
+
+#include <string>
+#include <system_error>
+
+namespace wharf {
+
+/// Failures wharf reports itself. Values never change meaning; retired ones keep their number.
+enum class Errc {
+    SessionClosed = 1,      ///< the session's connection is closed or closing; nothing was sent
+    SendQueueFull = 2,      ///< the send would exceed the session's max send queue size
+    ProtocolError = 3,      ///< the peer violated RFC 6455 (closed with 1002)
+    InvalidUtf8 = 4,        ///< a text message or close reason was not UTF-8 (closed with 1007)
+    MessageTooBig = 5,      ///< a message or frame exceeded the limit (closed with 1009)
+    ListenerThrew = 6,      ///< a listener callback threw (closed with 1011)
+    CompressionError = 7,   ///< a permessage-deflate payload could not be inflated (closed with 1007)
+    ServerStopping = 8,     ///< the server is stopping; the connection was closed with 1001
+    InvalidArgument = 9,    ///< a control frame payload over 125 bytes, an invalid close code, ...
+    CloseTimeout = 10,      ///< the peer did not answer our close frame in time
+};
+
+const std::error_category& errorCategory() noexcept;
+
+inline std::error_code make_error_code(Errc e) noexcept
+{
+    return {static_cast<int>(e), errorCategory()};
+}
+
+/// An error reported to WebSocketListener::onError: the code (wharf::Errc or a network
+/// error from the system/asio categories) and a sentence saying what happened.
+struct Error {
+    std::error_code code;
+    std::string message;
+
+    /// "message (category:value)" for logs.
+    std::string what() const;
+};
+
+}  // namespace wharf
+
+template <>
+struct std::is_error_code_enum<wharf::Errc> : std::true_type {};

@@ -1,0 +1,158 @@
+#pragma once
+// The HTTP request and response seen by handlers and servlets (no Beast types).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wharf {
+
+namespace detail { struct UpgradeAction; }
+
+/// HTTP header fields in arrival order; names compare case-insensitively (RFC 9110 5.1).
+class Headers {
+public:
+    using Field = std::pair<std::string, std::string>;
+
+    /// The first value of `name`, or nullopt.
+    std::optional<std::string_view> get(std::string_view name) const;
+    /// Every value of `name`, in order.
+    std::vector<std::string_view> getAll(std::string_view name) const;
+    bool contains(std::string_view name) const { return get(name).has_value(); }
+    /// Appends a field (repeated names are kept).
+    void add(std::string name, std::string value);
+    /// Replaces all fields named `name` with one.
+    void set(std::string name, std::string value);
+    void erase(std::string_view name);
+
+    const std::vector<Field>& fields() const noexcept { return fields_; }
+    auto begin() const noexcept { return fields_.begin(); }
+    auto end() const noexcept { return fields_.end(); }
+    std::size_t size() const noexcept { return fields_.size(); }
+
+private:
+    std::vector<Field> fields_;
+};
+
+/// ASCII case-insensitive equality, as header names and tokens need.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// An HTTP request as routed through the handler tree.
+/// The handler tree fills contextPath/servletPath/pathInfo/pathParameters while routing.
+/// Thread-safety: a request belongs to one connection; do not share it across threads.
+class Request {
+public:
+    const std::string& method() const noexcept { return method_; }
+    /// The request-target as sent ("/chat?room=1").
+    const std::string& target() const noexcept { return target_; }
+    /// The percent-decoded path of the target, without the query ("/chat").
+    const std::string& path() const noexcept { return path_; }
+    /// The raw query string without '?' ("" when there is none).
+    const std::string& queryString() const noexcept { return query_; }
+    /// The first decoded value of a query parameter.
+    std::optional<std::string> queryParameter(std::string_view name) const;
+    /// All decoded query parameters in order (a name may repeat).
+    std::vector<std::pair<std::string, std::string>> queryParameters() const;
+    /// A cookie's value from the Cookie header(s).
+    std::optional<std::string> cookie(std::string_view name) const;
+    std::vector<std::pair<std::string, std::string>> cookies() const;
+
+    const Headers& headers() const noexcept { return headers_; }
+    std::optional<std::string_view> header(std::string_view name) const { return headers_.get(name); }
+    const std::string& body() const noexcept { return body_; }
+    int versionMajor() const noexcept { return version_ / 10; }
+    int versionMinor() const noexcept { return version_ % 10; }
+    /// "203.0.113.7:52114" or "[::1]:52114".
+    const std::string& remoteAddress() const noexcept { return remote_; }
+    /// True when the request arrived over TLS.
+    bool isSecure() const noexcept { return secure_; }
+
+    /// The context path of the ContextHandler that took the request ("" for the root).
+    const std::string& contextPath() const noexcept { return contextPath_; }
+    /// The path below the context path ("/chat" under context "/app" for "/app/chat").
+    const std::string& pathInContext() const noexcept { return pathInContext_; }
+    /// The part of pathInContext matched by the servlet's path spec, and the rest.
+    const std::string& servletPath() const noexcept { return servletPath_; }
+    const std::string& pathInfo() const noexcept { return pathInfo_; }
+    /// A value bound by a URI template path spec ("/rooms/{room}" -> "room").
+    std::optional<std::string> pathParameter(std::string_view name) const;
+    const std::map<std::string, std::string, std::less<>>& pathParameters() const noexcept { return pathParams_; }
+
+    // Filled by the server and the handler tree; public so tests can build requests.
+    void setMethod(std::string m) { method_ = std::move(m); }
+    /// Sets target, path (percent-decoded) and query. Returns false if the target is malformed.
+    bool setTarget(std::string target);
+    Headers& mutableHeaders() noexcept { return headers_; }
+    void setBody(std::string body) { body_ = std::move(body); }
+    void setVersion(int v) noexcept { version_ = v; }
+    void setRemoteAddress(std::string a) { remote_ = std::move(a); }
+    void setSecure(bool s) noexcept { secure_ = s; }
+    void setContext(std::string contextPath, std::string pathInContext);
+    void setServletMatch(std::string servletPath, std::string pathInfo,
+                         std::map<std::string, std::string, std::less<>> params);
+
+private:
+    std::string method_ = "GET", target_ = "/", path_ = "/", query_;
+    Headers headers_;
+    std::string body_;
+    int version_ = 11;
+    std::string remote_;
+    bool secure_ = false;
+    std::string contextPath_, pathInContext_ = "/", servletPath_, pathInfo_;
+    std::map<std::string, std::string, std::less<>> pathParams_;
+};
+
+/// The response a handler fills. Status defaults to 200 with an empty body.
+/// Thread-safety: as Request.
+class Response {
+public:
+    int status() const noexcept { return status_; }
+    void setStatus(int status) noexcept { status_ = status; }
+    Headers& headers() noexcept { return headers_; }
+    const Headers& headers() const noexcept { return headers_; }
+    void setHeader(std::string name, std::string value) { headers_.set(std::move(name), std::move(value)); }
+    void addHeader(std::string name, std::string value) { headers_.add(std::move(name), std::move(value)); }
+    void setContentType(std::string type) { setHeader("Content-Type", std::move(type)); }
+
+    /// Replaces the body.
+    void setBody(std::string body) { body_ = std::move(body); file_.reset(); }
+    /// Appends to the body.
+    void write(std::string_view text) { body_.append(text); }
+    const std::string& body() const noexcept { return body_; }
+
+    /// Sends the file's bytes as the body (streamed from disk; HEAD sends headers only).
+    /// The caller sets Content-Type and validators.
+    void setFile(std::filesystem::path file, std::uint64_t size);
+    const std::optional<std::filesystem::path>& file() const noexcept { return file_; }
+    std::uint64_t fileSize() const noexcept { return fileSize_; }
+
+    /// Sets status, a text/plain body with `message` (or the reason phrase) and
+    /// `Connection: close` when `close` is true.
+    void sendError(int status, std::string_view message = {});
+
+    /// Close the connection after this response (no keep-alive).
+    void setCloseConnection(bool close) noexcept { close_ = close; }
+    bool closeConnection() const noexcept { return close_; }
+
+    /// Internal: set by the WebSocket layer to take the connection over after a 101.
+    std::shared_ptr<detail::UpgradeAction> upgrade;
+
+private:
+    int status_ = 200;
+    Headers headers_;
+    std::string body_;
+    std::optional<std::filesystem::path> file_;
+    std::uint64_t fileSize_ = 0;
+    bool close_ = false;
+};
+
+/// The standard reason phrase for a status ("Not Found"), or "Unknown".
+std::string_view reasonPhrase(int status) noexcept;
+
+}  // namespace wharf

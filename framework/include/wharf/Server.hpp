@@ -1,0 +1,91 @@
+#pragma once
+// The embeddable server: connectors, a thread pool, and the root handler.
+
+#include <wharf/Defaults.hpp>
+#include <wharf/Handler.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wharf {
+
+/// TLS settings of a connector (Jetty's SslContextFactory).
+struct SslConfig {
+    std::filesystem::path certificateChainFile;  ///< PEM, leaf first
+    std::filesystem::path privateKeyFile;        ///< PEM
+    std::string privateKeyPassword;              ///< for an encrypted key
+    std::string minimumVersion = "TLSv1.2";      ///< "TLSv1.2" or "TLSv1.3"
+    std::string cipherList;                      ///< TLS <= 1.2 ciphers; empty: OpenSSL's defaults
+    std::string cipherSuites;                    ///< TLS 1.3 suites; empty: OpenSSL's defaults
+    std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};
+};
+
+/// One listening endpoint.
+struct ServerConnector {
+    std::string host = "0.0.0.0";      ///< address to bind ("::" for all IPv6, "127.0.0.1", ...)
+    std::uint16_t port = 8080;         ///< 0 picks a free port; read it with Server::port()
+    std::optional<SslConfig> ssl;      ///< set for a TLS (https/wss) connector
+};
+
+/// HTTP limits, applied to every connector.
+struct HttpLimits {
+    std::size_t maxHeaderSize = defaults::maxHeaderSize;  ///< request line + headers; over: 431
+    std::size_t maxBodySize = defaults::maxBodySize;      ///< over: 413
+    std::chrono::milliseconds requestTimeout = defaults::requestTimeout;      ///< whole request; over: 408 + close
+    std::chrono::milliseconds keepAliveTimeout = defaults::keepAliveTimeout;  ///< idle between requests
+};
+
+/// The server (Jetty's Server). Typical use:
+///
+///     wharf::Server server(8080);
+///     server.setHandler(context);
+///     server.start();   // throws if a port cannot be bound
+///     server.join();    // until stop() (from a signal handler thread, another thread, ...)
+///
+/// stop() is graceful: acceptors close, every WebSocket session is closed with 1001,
+/// queued messages drain for up to the stop timeout, then sockets close and threads end.
+/// Thread-safety: configure before start(); start/stop/join/port from any thread.
+class Server {
+public:
+    /// A server without connectors (add them with addConnector).
+    Server();
+    /// A server with one plain connector on 0.0.0.0:port.
+    explicit Server(std::uint16_t port);
+    ~Server();  ///< stops the server if it is running
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    void addConnector(ServerConnector connector);
+    /// Threads running the io_context; 0 (default) means std::thread::hardware_concurrency().
+    void setThreads(unsigned threads);
+    void setHandler(std::shared_ptr<Handler> handler);
+    void setHttpLimits(const HttpLimits& limits);
+    void setStopTimeout(std::chrono::milliseconds timeout);
+
+    /// Binds every connector and starts the threads; returns once listening.
+    /// Throws std::runtime_error naming the address and the reason when a bind fails
+    /// (nothing stays bound then), or when a TLS connector's files are unusable.
+    void start();
+    /// Blocks until the server has stopped.
+    void join();
+    /// Graceful stop (see above); returns when everything is closed. Idempotent.
+    void stop();
+    bool isRunning() const noexcept;
+
+    /// The bound port of connector `index` (in addConnector order) after start().
+    std::uint16_t port(std::size_t index = 0) const;
+    /// Open WebSocket sessions right now.
+    std::size_t sessionCount() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wharf

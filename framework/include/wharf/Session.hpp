@@ -1,0 +1,105 @@
+#pragma once
+// The handle a listener (or anyone) uses to talk to one WebSocket connection.
+
+#include <wharf/CloseStatus.hpp>
+#include <wharf/Error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace wharf {
+
+namespace detail { class WsConnection; struct PreparedFrame; }
+class UpgradeRequest;
+
+/// Called once a send is written to the socket (empty error) or has failed
+/// (Errc::SessionClosed, Errc::SendQueueFull, or the network error).
+using SendCallback = std::function<void(std::error_code)>;
+
+/// A message framed once and sendable to any number of sessions: a broadcast builds
+/// one Message and every session sends the same bytes (no per-recipient framing or copy).
+/// Thread-safety: immutable; share freely.
+class Message {
+public:
+    static Message text(std::string_view payload);
+    static Message binary(std::span<const std::byte> payload);
+    static Message binary(std::string_view payload);
+    std::size_t size() const noexcept;  ///< payload bytes
+    bool isText() const noexcept;
+    std::string_view payload() const noexcept;
+
+    const std::shared_ptr<const detail::PreparedFrame>& frame() const noexcept { return frame_; }
+
+private:
+    std::shared_ptr<const detail::PreparedFrame> frame_;
+};
+
+/// A cheap, copyable handle to one WebSocket connection (Jetty's Session).
+///
+/// The contract:
+/// - Valid from onConnect until forever: once the connection is gone the handle stays
+///   safe to use; sends then fail with Errc::SessionClosed and isOpen() is false.
+/// - Thread-safety: every member may be called from any thread at any time.
+/// - Sends never block. They are queued in call order and written in that order,
+///   coalesced into as few socket writes as possible. A send returns true when it was
+///   queued; false (and the callback gets the error) when the session is closed or the
+///   queue would exceed the factory's max send queue size. Nothing is dropped silently.
+/// - Callbacks of sends run on the connection's thread, except for a send refused at
+///   the call, whose callback runs before the call returns.
+/// - A default-constructed Session refers to no connection (isOpen() == false).
+class Session {
+public:
+    Session() = default;
+
+    bool sendText(std::string_view text, SendCallback done = {}) const;
+    bool sendBinary(std::span<const std::byte> data, SendCallback done = {}) const;
+    bool sendBinary(std::string_view data, SendCallback done = {}) const;
+    /// Sends a prepared Message (the broadcast path).
+    bool send(const Message& message, SendCallback done = {}) const;
+    /// Control frames: payload at most 125 bytes (else false with Errc::InvalidArgument).
+    bool sendPing(std::string_view payload = {}, SendCallback done = {}) const;
+    bool sendPong(std::string_view payload = {}, SendCallback done = {}) const;
+
+    /// Starts the close handshake: queued messages are sent first, then the close frame;
+    /// onClose runs when the peer answers (or after the close timeout). `status` must be a
+    /// valid wire code and `reason` at most 123 bytes of UTF-8, else 1011 / "" is sent.
+    void close(CloseStatus status = CloseStatus::Normal, std::string_view reason = {}) const;
+    /// Drops the connection now without a close handshake; onClose gets 1006.
+    void disconnect() const;
+
+    /// True until a close frame was sent or received or the connection dropped.
+    bool isOpen() const noexcept;
+    /// The peer's address ("127.0.0.1:53214"); kept after the connection is gone.
+    std::string remoteAddress() const;
+    /// The upgrade request; null for a default-constructed Session.
+    std::shared_ptr<const UpgradeRequest> upgradeRequest() const;
+    /// Replaces this session's idle timeout (zero disables it).
+    void setIdleTimeout(std::chrono::milliseconds timeout) const;
+    /// Bytes queued but not yet written to the socket.
+    std::size_t bufferedAmount() const noexcept;
+    /// A process-unique id (0 for a default-constructed Session).
+    std::uint64_t id() const noexcept { return id_; }
+
+    friend bool operator==(const Session& a, const Session& b) noexcept { return a.id_ == b.id_; }
+
+    explicit Session(std::shared_ptr<detail::WsConnection> connection);
+
+private:
+    std::weak_ptr<detail::WsConnection> connection_;
+    std::shared_ptr<const UpgradeRequest> request_;
+    std::uint64_t id_ = 0;
+};
+
+}  // namespace wharf
+
+template <>
+struct std::hash<wharf::Session> {
+    std::size_t operator()(const wharf::Session& s) const noexcept { return std::hash<std::uint64_t>{}(s.id()); }
+};

@@ -1,0 +1,93 @@
+#pragma once
+// Configuration and path mappings of one WebSocket endpoint (Jetty's WebSocketServletFactory).
+
+#include <wharf/Defaults.hpp>
+#include <wharf/Upgrade.hpp>
+#include <wharf/WebSocketListener.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wharf {
+
+/// Creates the listener of a new connection, or returns nullptr to refuse it (after
+/// response.reject(status); with no reject, nullptr means 503). Runs on a server thread.
+using WebSocketCreator =
+    std::function<std::shared_ptr<WebSocketListener>(const UpgradeRequest&, UpgradeResponse&)>;
+
+/// permessage-deflate (RFC 7692) settings.
+struct DeflateOptions {
+    bool enabled = false;  ///< off by default: each compressed connection costs ~300 KiB of zlib state
+    int windowBits = defaults::deflateWindowBits;  ///< our compressor's LZ77 window, 9..15
+    int memLevel = defaults::deflateMemLevel;      ///< zlib memLevel, 1..9
+    std::size_t threshold = defaults::deflateThreshold;  ///< smaller messages go uncompressed
+    bool serverNoContextTakeover = false;  ///< reset our compressor after every message
+    bool clientNoContextTakeover = false;  ///< ask clients to reset theirs
+};
+
+/// The effective settings of one mapping (a copy of the factory's at addMapping time).
+struct WebSocketPolicy {
+    std::chrono::milliseconds idleTimeout = defaults::idleTimeout;
+    std::size_t maxTextMessageSize = defaults::maxTextMessageSize;
+    std::size_t maxBinaryMessageSize = defaults::maxBinaryMessageSize;
+    std::size_t maxFrameSize = defaults::maxFrameSize;
+    std::size_t maxSendQueueSize = defaults::maxSendQueueSize;
+    std::chrono::milliseconds closeTimeout = defaults::closeTimeout;
+    DeflateOptions deflate;
+    std::vector<std::string> allowedOrigins;  ///< empty: any origin
+};
+
+/// Set up inside ServletContextHandler::addWebSocket's configure callback: settings
+/// first, then mappings; each mapping keeps the settings in force when it was added.
+/// Mapping path specs are matched against the path in the context, with the same
+/// syntax as servlet specs ("/", "/rooms/{room}", "/echo/*"); no match answers 404.
+/// Thread-safety: configure before Server::start(); not safe to change afterwards.
+class WebSocketServletFactory {
+public:
+    WebSocketServletFactory();
+    ~WebSocketServletFactory();
+    WebSocketServletFactory(const WebSocketServletFactory&) = delete;
+    WebSocketServletFactory& operator=(const WebSocketServletFactory&) = delete;
+
+    /// No frame in either direction for this long closes the session with 1001 (0 = never).
+    void setIdleTimeout(std::chrono::milliseconds timeout) { policy_.idleTimeout = timeout; }
+    /// Larger messages close the session with 1009 while they are still arriving.
+    void setMaxTextMessageSize(std::size_t bytes) { policy_.maxTextMessageSize = bytes; }
+    void setMaxBinaryMessageSize(std::size_t bytes) { policy_.maxBinaryMessageSize = bytes; }
+    /// Sets both message limits and raises the frame limit to match.
+    void setMaxMessageSize(std::size_t bytes);
+    void setMaxFrameSize(std::size_t bytes) { policy_.maxFrameSize = bytes; }
+    void setMaxSendQueueSize(std::size_t bytes) { policy_.maxSendQueueSize = bytes; }
+    void setCloseTimeout(std::chrono::milliseconds timeout) { policy_.closeTimeout = timeout; }
+    /// Turns permessage-deflate on or off with default parameters.
+    void setPermessageDeflate(bool enabled) { policy_.deflate.enabled = enabled; }
+    void setDeflateOptions(const DeflateOptions& options) { policy_.deflate = options; }
+    /// Only these Origin values may connect (others get 403); empty allows any.
+    void setAllowedOrigins(std::vector<std::string> origins) { policy_.allowedOrigins = std::move(origins); }
+    const WebSocketPolicy& policy() const noexcept { return policy_; }
+
+    /// Maps a path spec to a creator. Throws std::invalid_argument for a malformed spec.
+    void addMapping(std::string_view pathSpec, WebSocketCreator creator);
+    /// Convenience: a creator that makes a new L for every connection.
+    template <class L, class... Args>
+    void addMapping(std::string_view pathSpec, Args... args)
+    {
+        addMapping(pathSpec, [args...](const UpgradeRequest&, UpgradeResponse&) {
+            return std::make_shared<L>(args...);
+        });
+    }
+
+    struct Impl;
+    Impl& impl() noexcept { return *impl_; }
+
+private:
+    WebSocketPolicy policy_;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wharf

@@ -1,0 +1,70 @@
+#pragma once
+// permessage-deflate (RFC 7692): offer negotiation and the zlib streams.
+
+#include <wharf/WebSocketServletFactory.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wharf::detail {
+
+/// What was agreed with the client.
+struct DeflateParams {
+    bool serverNoContextTakeover = false;
+    bool clientNoContextTakeover = false;
+    int serverMaxWindowBits = 15;  ///< our compressor's window
+    int clientMaxWindowBits = 15;  ///< the client's compressor's window (our inflater copes with any)
+    int memLevel = 8;
+    std::size_t threshold = 0;
+};
+
+struct DeflateNegotiation {
+    DeflateParams params;
+    std::string responseHeader;  ///< the Sec-WebSocket-Extensions value to answer with
+};
+
+/// Picks the first acceptable permessage-deflate offer from the Sec-WebSocket-Extensions
+/// values (RFC 7692 5 and 7.1). Offers with unknown, repeated or invalid parameters are
+/// declined (the handshake goes on without compression), as is a server_max_window_bits=8
+/// that zlib cannot honour.
+std::optional<DeflateNegotiation> negotiateDeflate(const std::vector<std::string_view>& headerValues,
+                                                   const DeflateOptions& options);
+
+/// One direction's zlib state, created on first use.
+class Deflater {
+public:
+    explicit Deflater(const DeflateParams& params);
+    ~Deflater();
+    Deflater(const Deflater&) = delete;
+    Deflater& operator=(const Deflater&) = delete;
+    /// Compresses one whole message into `out` (replacing it), without the final
+    /// 00 00 FF FF (RFC 7692 7.2.1). False on a zlib failure.
+    bool compress(std::string_view message, std::string& out);
+
+private:
+    struct Stream;
+    std::unique_ptr<Stream> z_;
+    bool resetAfterMessage_;
+};
+
+class Inflater {
+public:
+    explicit Inflater(bool resetAfterMessage);
+    ~Inflater();
+    Inflater(const Inflater&) = delete;
+    Inflater& operator=(const Inflater&) = delete;
+    enum class Result { Ok, TooBig, Error };
+    /// Inflates `in` and appends to `out`, stopping with TooBig as soon as `out` would
+    /// exceed `limit` bytes (the whole is never held). `finish` marks the message's end.
+    Result inflate(std::string_view in, std::string& out, std::size_t limit, bool finish);
+
+private:
+    struct Stream;
+    std::unique_ptr<Stream> z_;
+    bool resetAfterMessage_;
+};
+
+}  // namespace wharf::detail

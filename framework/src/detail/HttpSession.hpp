@@ -1,0 +1,211 @@
+#pragma once
+// One HTTP/1.1 connection: read a request (with limits and timeouts), route it through
+// the handler tree, write the response, keep alive, or hand the stream to the WebSocket
+// layer after a 101. Templated on the stream (plain TCP or TLS); each stream type is
+// instantiated in one .cpp (PlainConnection.cpp, TlsConnection.cpp).
+
+#include "detail/Format.hpp"
+#include "detail/ServerState.hpp"
+#include "detail/WsConnection.hpp"
+
+#include <wharf/Log.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace wharf::detail {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+/// Converts a parsed Beast request into a wharf Request; false when the target is malformed.
+bool toRequest(http::request<http::string_body>&& in, Request& out);
+/// Builds the Beast response header for `response` (status, fields, keep-alive).
+void fillHeader(const Response& response, http::response_header<>& out, bool keepAlive);
+/// The status for a failed request read: 400, 408, 413 or 431.
+int statusForReadError(const boost::system::error_code& ec);
+/// Runs the handler tree (500 when it throws, 404 when nobody answers).
+void route(ServerState& server, Request& request, Response& response);
+/// Opens the file of a file response; false (response turned into 404) when it vanished.
+bool openFileBody(const Response& response, http::file_body::value_type& body);
+
+/// Derived (CRTP) provides: stream() -> the beast stream; secure(); shutdown();
+/// startWebSocket(action, early) after the 101 is written.
+template <class Derived>
+class HttpSession : public Closable {
+public:
+    HttpSession(Strand strand, std::shared_ptr<ServerState> server, std::string remote)
+        : strand_(std::move(strand)), server_(std::move(server)), remote_(std::move(remote))
+    {
+    }
+
+    void gracefulClose() override
+    {
+        boost::asio::post(strand_, [self = derived().shared_from_this()] {
+            self->stopping_ = true;
+            if (!self->busy_) self->derived().shutdown();
+        });
+    }
+
+    void forceClose() override
+    {
+        boost::asio::post(strand_, [self = derived().shared_from_this()] { self->derived().closeNow(); });
+    }
+
+protected:
+    Derived& derived() { return static_cast<Derived&>(*this); }
+
+    /// Call once the transport is ready (after the TLS handshake for TLS).
+    void startHttp()
+    {
+        registryId_ = server_->add(std::weak_ptr<Closable>(derived().shared_from_this()));
+        waitForRequest();
+    }
+
+    void unregister()
+    {
+        if (registryId_) server_->remove(registryId_);
+        registryId_ = 0;
+    }
+
+    // Waits for the first byte of the next request under the keep-alive timeout, then
+    // reads the whole request under the request timeout (slowloris guard).
+    void waitForRequest()
+    {
+        if (stopping_ || server_->stopping.load()) return derived().shutdown();
+        if (buffer_.size() > 0) return readRequest();
+        beast::get_lowest_layer(derived().stream())
+            .expires_after(firstRequest_ ? server_->limits.requestTimeout : server_->limits.keepAliveTimeout);
+        derived().stream().async_read_some(
+            buffer_.prepare(1024),
+            [self = derived().shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                self->buffer_.commit(n);
+                if (ec) return self->derived().shutdown();  // idle, closed or timed out: no answer owed
+                self->readRequest();
+            });
+    }
+
+    void readRequest()
+    {
+        firstRequest_ = false;
+        busy_ = true;
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_->limits.maxHeaderSize));
+        parser_->body_limit(server_->limits.maxBodySize);
+        beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
+        http::async_read(derived().stream(), buffer_, *parser_,
+                         [self = derived().shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                             self->onRead(ec);
+                         });
+    }
+
+    void onRead(const boost::system::error_code& ec)
+    {
+        if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+            ec == boost::asio::error::connection_reset || ec == boost::asio::error::operation_aborted)
+            return derived().shutdown();
+        Response response;
+        bool keepAlive = false;
+        Request request;
+        if (ec) {
+            const int status = statusForReadError(ec);
+            log::debug("http {}: bad request ({}): {}", remote_, status, ec);
+            response.sendError(status);
+        } else {
+            keepAlive = parser_->get().keep_alive();
+            const bool head = parser_->get().method() == http::verb::head;
+            if (!toRequest(parser_->release(), request)) {
+                response.sendError(400, "malformed request target");
+                keepAlive = false;
+            } else {
+                request.setRemoteAddress(remote_);
+                request.setSecure(derived().secure());
+                route(*server_, request, response);
+            }
+            head_ = head;
+        }
+        parser_.reset();
+        if (response.closeConnection() || stopping_ || server_->stopping.load()) keepAlive = false;
+        if (response.upgrade && response.status() == 101) return writeUpgrade(std::move(response));
+        writeResponse(std::move(response), keepAlive);
+    }
+
+    void writeResponse(Response&& response, bool keepAlive)
+    {
+        keepAlive_ = keepAlive;
+        beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
+        if (response.file() && !head_) {
+            auto res = std::make_shared<http::response<http::file_body>>();
+            if (openFileBody(response, res->body())) {
+                fillHeader(response, res->base(), keepAlive);
+                res->content_length(response.fileSize());
+                return write(std::move(res));
+            }
+            response.setBody(std::string(reasonPhrase(404)));
+            response.setStatus(404);
+        }
+        auto res = std::make_shared<http::response<http::string_body>>();
+        fillHeader(response, res->base(), keepAlive);
+        const std::uint64_t length = response.file() ? response.fileSize() : response.body().size();
+        if (!head_) res->body() = std::move(const_cast<std::string&>(response.body()));
+        const int status = response.status();
+        if (status != 204 && status != 304 && !(status >= 100 && status < 200)) res->content_length(length);
+        write(std::move(res));
+    }
+
+    template <class Message>
+    void write(std::shared_ptr<Message> res)
+    {
+        http::async_write(derived().stream(), *res,
+                          [self = derived().shared_from_this(), res](const boost::system::error_code& ec, std::size_t) {
+                              self->onWrite(ec);
+                          });
+    }
+
+    void onWrite(const boost::system::error_code& ec)
+    {
+        busy_ = false;
+        head_ = false;
+        if (ec || !keepAlive_) return derived().shutdown();
+        waitForRequest();
+    }
+
+    void writeUpgrade(Response&& response)
+    {
+        auto res = std::make_shared<http::response<http::string_body>>();
+        fillHeader(response, res->base(), true);
+        auto action = std::move(response.upgrade);
+        beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
+        http::async_write(derived().stream(), *res,
+                          [self = derived().shared_from_this(), res, action = std::move(action)](
+                              const boost::system::error_code& ec, std::size_t) mutable {
+                              if (ec) return self->derived().shutdown();
+                              beast::get_lowest_layer(self->derived().stream()).expires_never();
+                              self->unregister();
+                              const auto early = self->buffer_.data();
+                              self->derived().startWebSocket(
+                                  std::move(action),
+                                  std::string_view(static_cast<const char*>(early.data()), early.size()));
+                          });
+    }
+
+    Strand strand_;
+    std::shared_ptr<ServerState> server_;
+    std::string remote_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::uint64_t registryId_ = 0;
+    bool firstRequest_ = true;
+    bool busy_ = false;
+    bool stopping_ = false;
+    bool keepAlive_ = false;
+    bool head_ = false;
+};
+
+}  // namespace wharf::detail

@@ -1,0 +1,192 @@
+#pragma once
+// The WebSocket protocol engine of one connection: frame parsing, UTF-8, deflate,
+// close handshake, idle timer, send queue. Stream I/O is left to WsStream<Stream>.
+
+#include "detail/Deflate.hpp"
+#include "detail/Frame.hpp"
+#include "detail/ServerState.hpp"
+#include "detail/Utf8.hpp"
+
+#include <wharf/Session.hpp>
+#include <wharf/Upgrade.hpp>
+#include <wharf/WebSocketListener.hpp>
+#include <wharf/WebSocketServletFactory.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace wharf::detail {
+
+using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+/// Set on Response::upgrade by the WebSocket servlet: everything the connection needs.
+struct UpgradeAction {
+    std::shared_ptr<WebSocketListener> listener;
+    std::shared_ptr<const UpgradeRequest> request;
+    std::shared_ptr<const WebSocketPolicy> policy;
+    std::optional<DeflateParams> deflate;
+};
+
+class WsConnection : public Closable, public std::enable_shared_from_this<WsConnection> {
+public:
+    WsConnection(Strand strand, std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action,
+                 std::string remoteAddress);
+    ~WsConnection() override;
+
+    /// Runs on the strand once the 101 is written; `early` holds bytes read past the handshake.
+    void start(std::string_view early);
+
+    // Session API: any thread.
+    bool sendData(Opcode opcode, std::string_view payload, SendCallback& done);
+    bool sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done);
+    bool sendControl(Opcode opcode, std::string_view payload, SendCallback& done);
+    void close(CloseStatus status, std::string_view reason);
+    void disconnect();
+    bool isOpen() const noexcept { return open_.load(std::memory_order_acquire); }
+    std::size_t bufferedAmount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
+    void setIdleTimeout(std::chrono::milliseconds timeout);
+    const std::string& remoteAddress() const noexcept { return remote_; }
+    const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return action_->request; }
+    std::uint64_t id() const noexcept { return id_; }
+
+    // Closable (server stop).
+    void gracefulClose() override;
+    void forceClose() override;
+    bool isWebSocket() const noexcept override { return true; }
+
+protected:
+    // Implemented per stream type; all run on the strand.
+    /// Arrange for onBytes/onReadError to be called when data arrives.
+    virtual void doRead() = 0;
+    /// Write all buffers; call onWriteDone when done.
+    virtual void doWrite(const std::vector<boost::asio::const_buffer>& buffers) = 0;
+    /// Close the transport (TLS: after close_notify); must be idempotent.
+    virtual void doCloseSocket() = 0;
+
+    /// Handles received bytes (mutable: unmasked in place). Returns true to keep reading.
+    bool onBytes(char* data, std::size_t size);
+    void onReadError(const boost::system::error_code& ec);
+    void onWriteDone(const boost::system::error_code& ec);
+    /// Everything ended: tell the listener, release resources.
+    void teardown(CloseStatus status, std::string_view reason);
+
+    Strand strand_;
+    bool readStopped_ = false;  // strand: no more reads wanted
+    /// Idle and close deadlines; after teardown the stream may use it for a lingering close.
+    boost::asio::steady_timer timer_;
+
+private:
+    enum class Phase : std::uint8_t { Header, Payload };
+
+    // Parsing (strand).
+    bool parse(char*& p, char* end);
+    bool startFrame(const std::uint8_t* h, std::size_t headerSize, std::uint64_t length);
+    bool onPayload(char* data, std::size_t size, bool frameEnd);
+    bool onFrameComplete();
+    bool deliverMessageChunk(std::string_view data, bool messageEnd);
+    bool handleControl(std::string_view payload);
+    void fail(CloseStatus status, Errc error, std::string_view why);
+    void closeLocal(CloseStatus status, std::string_view reason);
+
+    // Sending.
+    enum class Admit { Ok, Closed, Full };
+    Admit admit(std::size_t bytes, bool control);
+    void queued(std::unique_lock<std::mutex>& lock);
+    bool refuse(Admit why, SendCallback& done);
+    void queueClose(CloseStatus status, std::string_view reason);
+    void flush();
+    void finishCloseIfDone();
+
+    // Timers.
+    void armTimer();
+    void onTimer(const boost::system::error_code& ec);
+
+    // Listener calls; every one goes through here.
+    template <class F>
+    void callListener(F&& f);
+    void reportError(std::error_code code, std::string message);
+
+    std::shared_ptr<ServerState> server_;
+    std::shared_ptr<UpgradeAction> action_;
+    const WebSocketPolicy& policy_;
+    std::shared_ptr<WebSocketListener> listener_;
+    WebSocketPartialListener* partial_ = nullptr;
+    WebSocketPingPongListener* pingPong_ = nullptr;
+    std::string remote_;
+    std::uint64_t id_;
+    std::uint64_t registryId_ = 0;
+    std::chrono::steady_clock::time_point lastActivity_;
+    std::chrono::milliseconds idleTimeout_;
+    std::chrono::steady_clock::time_point closeDeadline_{};
+
+    std::atomic<bool> open_{true};
+    std::atomic<std::size_t> buffered_{0};
+
+    // Receive state (strand).
+    Phase phase_ = Phase::Header;
+    std::uint8_t header_[maxFrameHeader];
+    std::uint8_t headerHave_ = 0;
+    std::uint8_t frameOpcode_ = 0;
+    std::uint64_t frameLength_ = 0;
+    bool frameDelivered_ = false;  // the payload went to the listener without a copy
+    bool discard_ = false;         // data after our close frame is read and dropped
+    bool frameFin_ = false;
+    std::uint8_t mask_[4] = {};
+    std::size_t maskOffset_ = 0;
+    std::uint64_t frameRemaining_ = 0;
+    std::uint8_t messageOpcode_ = 0;  // 0: no data message in progress
+    bool messageCompressed_ = false;
+    std::size_t messageLimit_ = 0;
+    std::size_t messageReceived_ = 0;  // wire bytes of the current message
+    std::string message_;              // assembled (inflated) message or fragment
+    std::string control_;              // control frame payload
+    Utf8Validator utf8_;
+    std::unique_ptr<Inflater> inflater_;
+    std::unique_ptr<Deflater> deflater_;
+    std::string compressed_;  // scratch for outgoing compression (guarded by outMutex_)
+
+    // Close state (strand).
+    bool closeSent_ = false;       // a close frame is queued
+    bool closeWritten_ = false;
+    bool closeReceived_ = false;
+    bool closeAfterWrite_ = false;  // close the socket once the close frame is out
+    bool finished_ = false;         // onClose delivered
+    bool connected_ = false;        // onConnect delivered
+    CloseStatus closeStatus_ = CloseStatus::Abnormal;
+    std::string closeReason_;
+
+    // Send queue: guarded by outMutex_ (sends come from any thread).
+    struct Segment {
+        std::size_t inlineEnd;  // outBuf_ bytes that precede the frame
+        std::shared_ptr<const PreparedFrame> frame;
+    };
+    std::mutex outMutex_;
+    std::string outBuf_;
+    std::vector<Segment> outSegments_;
+    std::vector<SendCallback> outCallbacks_;
+    bool outClosed_ = false;      // no more sends accepted
+    bool outCloseQueued_ = false; // the close frame is in outBuf_
+    bool flushPosted_ = false;
+    std::size_t outBytes_ = 0;
+
+    // The batch being written (strand).
+    bool writing_ = false;
+    bool writingClose_ = false;
+    std::size_t writingBytes_ = 0;
+    std::string wBuf_;
+    std::vector<Segment> wSegments_;
+    std::vector<SendCallback> wCallbacks_;
+    std::vector<boost::asio::const_buffer> iov_;
+};
+
+}  // namespace wharf::detail

@@ -1,0 +1,246 @@
+#include <wharf/Server.hpp>
+
+#include "detail/Format.hpp"
+#include "detail/PlainConnection.hpp"
+#include "detail/ServerState.hpp"
+#include "detail/TlsConnection.hpp"
+
+#include <wharf/Log.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <condition_variable>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+namespace wharf {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::string describeBindError(const ServerConnector& c, const boost::system::error_code& ec)
+{
+    if (ec == net::error::address_in_use)
+        return fmt::format("port {} on {} is already in use (EADDRINUSE)", c.port, c.host);
+    if (ec == net::error::access_denied)
+        return fmt::format("not allowed to bind port {} on {} (EACCES): ports below 1024 need privileges", c.port,
+                           c.host);
+    if (ec == net::error::address_not_available)
+        return fmt::format("cannot bind {}:{}: the address is not on this machine (EADDRNOTAVAIL)", c.host, c.port);
+    return fmt::format("cannot listen on {}:{}: {}", c.host, c.port, ec.message());
+}
+
+}  // namespace
+
+struct Server::Impl {
+    struct Listener {
+        ServerConnector config;
+        std::unique_ptr<tcp::acceptor> acceptor;
+        std::unique_ptr<net::steady_timer> retry;  // after EMFILE and friends
+        std::shared_ptr<detail::TlsContext> tls;
+        std::uint16_t port = 0;
+    };
+
+    std::vector<ServerConnector> connectors;
+    unsigned threads = 0;
+    std::shared_ptr<Handler> handler;
+    HttpLimits limits;
+    std::chrono::milliseconds stopTimeout = defaults::stopTimeout;
+
+    std::unique_ptr<net::io_context> ioc;
+    std::shared_ptr<detail::ServerState> state;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+    std::vector<Listener> listeners;
+    std::vector<std::thread> pool;
+
+    std::mutex mutex;  // guards running/stopped transitions
+    std::condition_variable stoppedCv;
+    bool running = false;
+    bool stopped = true;
+
+    void accept(Listener& l)
+    {
+        l.acceptor->async_accept(net::make_strand(*ioc), [this, &l](const boost::system::error_code& ec, tcp::socket s) {
+            if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
+            if (ec) {
+                // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest.
+                log::warn("accept on {}:{} failed: {}; retrying in 100 ms", l.config.host, l.port, ec);
+                l.retry->expires_after(std::chrono::milliseconds(100));
+                l.retry->async_wait([this, &l](const boost::system::error_code& e) {
+                    if (!e && l.acceptor->is_open()) accept(l);
+                });
+                return;
+            }
+            if (l.tls) detail::startTlsConnection(std::move(s), state, l.tls);
+            else detail::startPlainConnection(std::move(s), state);
+            accept(l);
+        });
+    }
+
+    void bind(Listener& l)
+    {
+        boost::system::error_code ec;
+        const auto address = net::ip::make_address(l.config.host == "localhost" ? "127.0.0.1" : l.config.host, ec);
+        if (ec) throw std::runtime_error(fmt::format("cannot listen on \"{}\": not an IP address", l.config.host));
+        const tcp::endpoint endpoint(address, l.config.port);
+        l.acceptor = std::make_unique<tcp::acceptor>(*ioc);
+        l.retry = std::make_unique<net::steady_timer>(*ioc);
+        l.acceptor->open(endpoint.protocol(), ec);
+        if (!ec) l.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+        if (!ec && address.is_v6()) l.acceptor->set_option(net::ip::v6_only(false), ec);
+        if (!ec) l.acceptor->bind(endpoint, ec);
+        if (!ec) l.acceptor->listen(net::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error(describeBindError(l.config, ec));
+        l.port = l.acceptor->local_endpoint().port();
+    }
+};
+
+Server::Server() : impl_(std::make_unique<Impl>()) {}
+
+Server::Server(std::uint16_t port) : Server()
+{
+    ServerConnector c;
+    c.port = port;
+    addConnector(std::move(c));
+}
+
+Server::~Server()
+{
+    try {
+        stop();
+    } catch (...) {
+    }
+}
+
+void Server::addConnector(ServerConnector connector) { impl_->connectors.push_back(std::move(connector)); }
+void Server::setThreads(unsigned threads) { impl_->threads = threads; }
+void Server::setHandler(std::shared_ptr<Handler> handler) { impl_->handler = std::move(handler); }
+void Server::setHttpLimits(const HttpLimits& limits) { impl_->limits = limits; }
+void Server::setStopTimeout(std::chrono::milliseconds timeout) { impl_->stopTimeout = timeout; }
+
+void Server::start()
+{
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->running) throw std::logic_error("Server::start(): the server is already running");
+    if (impl_->connectors.empty()) throw std::invalid_argument("Server::start(): no connector (addConnector first)");
+    const unsigned threads = impl_->threads ? impl_->threads : std::max(1u, std::thread::hardware_concurrency());
+    impl_->ioc = std::make_unique<net::io_context>(static_cast<int>(threads));
+    impl_->state = std::make_shared<detail::ServerState>(*impl_->ioc);
+    impl_->state->handler = impl_->handler;
+    impl_->state->limits = impl_->limits;
+    impl_->listeners.clear();
+    impl_->listeners.reserve(impl_->connectors.size());
+    try {
+        for (const auto& c : impl_->connectors) {
+            auto& l = impl_->listeners.emplace_back();
+            l.config = c;
+            if (c.ssl) l.tls = detail::makeTlsContext(*c.ssl);  // throws naming the file and problem
+            impl_->bind(l);
+        }
+    } catch (...) {
+        impl_->listeners.clear();  // nothing stays bound
+        impl_->state.reset();
+        impl_->ioc.reset();
+        throw;
+    }
+    for (auto& l : impl_->listeners) {
+        impl_->accept(l);
+        log::info("listening on {}://{}:{}", l.tls ? "https" : "http", l.config.host, l.port);
+    }
+    impl_->work.emplace(impl_->ioc->get_executor());
+    for (unsigned i = 0; i < threads; ++i)
+        impl_->pool.emplace_back([ioc = impl_->ioc.get()] {
+            for (;;) {
+                try {
+                    ioc->run();
+                    return;
+                } catch (const std::exception& e) {
+                    log::error("uncaught exception on a server thread: {}", e.what());
+                }
+            }
+        });
+    impl_->running = true;
+    impl_->stopped = false;
+}
+
+void Server::join()
+{
+    std::unique_lock lock(impl_->mutex);
+    impl_->stoppedCv.wait(lock, [&] { return impl_->stopped; });
+}
+
+void Server::stop()
+{
+    std::unique_lock lock(impl_->mutex);
+    if (!impl_->running) return;
+    impl_->running = false;
+    auto& state = *impl_->state;
+    state.stopping.store(true);
+
+    // 1. No new connections.
+    std::promise<void> closed;
+    net::post(*impl_->ioc, [&] {
+        for (auto& l : impl_->listeners) {
+            boost::system::error_code ec;
+            l.acceptor->close(ec);
+            l.retry->cancel();
+        }
+        closed.set_value();
+    });
+    closed.get_future().wait();
+
+    // 2. Close every session with 1001 and idle HTTP connections; let queues drain.
+    for (auto& c : state.snapshot()) c->gracefulClose();
+    const auto deadline = std::chrono::steady_clock::now() + impl_->stopTimeout;
+    while (state.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+    // 3. Whatever is left is closed now.
+    const auto left = state.snapshot();
+    if (!left.empty()) log::info("stop: closing {} connection(s) that did not finish in time", left.size());
+    for (auto& c : left) c->forceClose();
+    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (state.liveCount() > 0 && std::chrono::steady_clock::now() < hard)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+    impl_->work.reset();
+    impl_->ioc->stop();
+    for (auto& t : impl_->pool)
+        if (t.joinable()) t.join();
+    impl_->pool.clear();
+    impl_->listeners.clear();
+    impl_->state.reset();
+    impl_->ioc.reset();  // destroys whatever handlers were still queued
+    impl_->stopped = true;
+    impl_->stoppedCv.notify_all();
+    log::info("server stopped");
+}
+
+bool Server::isRunning() const noexcept
+{
+    std::lock_guard lock(impl_->mutex);
+    return impl_->running;
+}
+
+std::uint16_t Server::port(std::size_t index) const
+{
+    std::lock_guard lock(impl_->mutex);
+    if (index >= impl_->listeners.size())
+        throw std::out_of_range(fmt::format("Server::port({}): the server has {} bound connector(s)", index,
+                                            impl_->listeners.size()));
+    return impl_->listeners[index].port;
+}
+
+std::size_t Server::sessionCount() const noexcept
+{
+    std::lock_guard lock(impl_->mutex);
+    return impl_->state ? impl_->state->webSocketCount.load() : 0;
+}
+
+}  // namespace wharf

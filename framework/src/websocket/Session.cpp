@@ -1,0 +1,129 @@
+#include <wharf/Session.hpp>
+
+#include "detail/WsConnection.hpp"
+
+namespace wharf {
+namespace {
+
+std::shared_ptr<const detail::PreparedFrame> prepare(detail::Opcode opcode, std::string_view payload)
+{
+    auto frame = std::make_shared<detail::PreparedFrame>();
+    frame->bytes.reserve(payload.size() + 10);
+    detail::appendFrame(frame->bytes, opcode, payload);
+    frame->headerSize = frame->bytes.size() - payload.size();
+    frame->text = opcode == detail::Opcode::Text;
+    return frame;
+}
+
+std::string_view asChars(std::span<const std::byte> data) noexcept
+{
+    return {reinterpret_cast<const char*>(data.data()), data.size()};
+}
+
+/// Runs `f` on the live connection, or refuses with SessionClosed.
+template <class F>
+bool withConnection(const std::weak_ptr<detail::WsConnection>& weak, SendCallback& done, F&& f)
+{
+    if (auto c = weak.lock()) return f(*c);
+    if (done) done(make_error_code(Errc::SessionClosed));
+    return false;
+}
+
+}  // namespace
+
+Message Message::text(std::string_view payload)
+{
+    Message m;
+    m.frame_ = prepare(detail::Opcode::Text, payload);
+    return m;
+}
+
+Message Message::binary(std::string_view payload)
+{
+    Message m;
+    m.frame_ = prepare(detail::Opcode::Binary, payload);
+    return m;
+}
+
+Message Message::binary(std::span<const std::byte> payload) { return binary(asChars(payload)); }
+
+std::size_t Message::size() const noexcept { return frame_ ? frame_->payload().size() : 0; }
+bool Message::isText() const noexcept { return frame_ && frame_->text; }
+std::string_view Message::payload() const noexcept { return frame_ ? frame_->payload() : std::string_view(); }
+
+Session::Session(std::shared_ptr<detail::WsConnection> connection)
+    : connection_(connection), request_(connection->request()), id_(connection->id())
+{
+}
+
+bool Session::sendText(std::string_view text, SendCallback done) const
+{
+    return withConnection(connection_, done,
+                          [&](detail::WsConnection& c) { return c.sendData(detail::Opcode::Text, text, done); });
+}
+
+bool Session::sendBinary(std::string_view data, SendCallback done) const
+{
+    return withConnection(connection_, done,
+                          [&](detail::WsConnection& c) { return c.sendData(detail::Opcode::Binary, data, done); });
+}
+
+bool Session::sendBinary(std::span<const std::byte> data, SendCallback done) const
+{
+    return sendBinary(asChars(data), std::move(done));
+}
+
+bool Session::send(const Message& message, SendCallback done) const
+{
+    if (!message.frame()) {
+        if (done) done(make_error_code(Errc::InvalidArgument));
+        return false;
+    }
+    return withConnection(connection_, done,
+                          [&](detail::WsConnection& c) { return c.sendPrepared(message.frame(), done); });
+}
+
+bool Session::sendPing(std::string_view payload, SendCallback done) const
+{
+    return withConnection(connection_, done,
+                          [&](detail::WsConnection& c) { return c.sendControl(detail::Opcode::Ping, payload, done); });
+}
+
+bool Session::sendPong(std::string_view payload, SendCallback done) const
+{
+    return withConnection(connection_, done,
+                          [&](detail::WsConnection& c) { return c.sendControl(detail::Opcode::Pong, payload, done); });
+}
+
+void Session::close(CloseStatus status, std::string_view reason) const
+{
+    if (auto c = connection_.lock()) c->close(status, reason);
+}
+
+void Session::disconnect() const
+{
+    if (auto c = connection_.lock()) c->disconnect();
+}
+
+bool Session::isOpen() const noexcept
+{
+    auto c = connection_.lock();
+    return c && c->isOpen();
+}
+
+std::string Session::remoteAddress() const { return request_ ? request_->remoteAddress() : std::string(); }
+
+std::shared_ptr<const UpgradeRequest> Session::upgradeRequest() const { return request_; }
+
+void Session::setIdleTimeout(std::chrono::milliseconds timeout) const
+{
+    if (auto c = connection_.lock()) c->setIdleTimeout(timeout);
+}
+
+std::size_t Session::bufferedAmount() const noexcept
+{
+    auto c = connection_.lock();
+    return c ? c->bufferedAmount() : 0;
+}
+
+}  // namespace wharf

@@ -1,0 +1,221 @@
+// The upgrade: RFC 6455 4.2 handshake validation, mapping lookup, creator, 101 response.
+
+#include "detail/WebSocketServlet.hpp"
+
+#include "detail/PathSpec.hpp"
+#include "detail/WsConnection.hpp"
+
+#include <wharf/Log.hpp>
+
+#include <boost/beast/core/detail/base64.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+namespace wharf {
+
+struct WebSocketServletFactory::Impl {
+    struct Mapping {
+        WebSocketCreator creator;
+        std::shared_ptr<const WebSocketPolicy> policy;
+    };
+    detail::PathMappings<Mapping> mappings;
+};
+
+WebSocketServletFactory::WebSocketServletFactory() : impl_(std::make_unique<Impl>()) {}
+WebSocketServletFactory::~WebSocketServletFactory() = default;
+
+void WebSocketServletFactory::setMaxMessageSize(std::size_t bytes)
+{
+    policy_.maxTextMessageSize = bytes;
+    policy_.maxBinaryMessageSize = bytes;
+    policy_.maxFrameSize = std::max(policy_.maxFrameSize, bytes);
+}
+
+void WebSocketServletFactory::addMapping(std::string_view pathSpec, WebSocketCreator creator)
+{
+    if (!creator) throw std::invalid_argument(fmt::format("addMapping(\"{}\"): the creator is empty", pathSpec));
+    impl_->mappings.add(detail::PathSpec(pathSpec),
+                        Impl::Mapping{std::move(creator), std::make_shared<const WebSocketPolicy>(policy_)});
+}
+
+namespace {
+
+std::string_view trimSpaces(std::string_view s) noexcept
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// Comma-separated tokens across every value of a header (RFC 9110 5.6.1).
+std::vector<std::string> tokenList(const Headers& headers, std::string_view name)
+{
+    std::vector<std::string> out;
+    for (auto value : headers.getAll(name)) {
+        std::size_t start = 0;
+        while (start <= value.size()) {
+            auto end = value.find(',', start);
+            if (end == std::string_view::npos) end = value.size();
+            auto token = trimSpaces(value.substr(start, end - start));
+            if (!token.empty()) out.emplace_back(token);
+            start = end + 1;
+        }
+    }
+    return out;
+}
+
+bool hasToken(const Headers& headers, std::string_view name, std::string_view token)
+{
+    const auto tokens = tokenList(headers, name);
+    return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return iequals(t, token); });
+}
+
+/// RFC 6455 4.2.1: a base64-encoded 16-byte value is 24 characters ending in "==".
+bool isValidKey(std::string_view key)
+{
+    key = trimSpaces(key);
+    if (key.size() != 24 || key.substr(22) != "==") return false;
+    return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    });
+}
+
+std::string acceptKey(std::string_view key)
+{
+    static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    std::string input(trimSpaces(key));
+    input.append(guid);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha1(), nullptr);
+    std::string out(boost::beast::detail::base64::encoded_size(length), '\0');
+    out.resize(boost::beast::detail::base64::encode(out.data(), digest, length));
+    return out;
+}
+
+void badRequest(Response& response, std::string_view why)
+{
+    response.sendError(400, why);
+    response.setCloseConnection(true);
+}
+
+class WebSocketServlet final : public HttpServlet {
+public:
+    explicit WebSocketServlet(std::shared_ptr<WebSocketServletFactory> factory) : factory_(std::move(factory)) {}
+
+    void service(Request& request, Response& response) override
+    {
+        const auto& h = request.headers();
+        // RFC 6455 4.2.1 / 4.2.2: anything that is not a valid opening handshake gets 400.
+        if (request.method() != "GET") return badRequest(response, "WebSocket upgrade requires GET");
+        if (request.versionMajor() < 1 || (request.versionMajor() == 1 && request.versionMinor() < 1))
+            return badRequest(response, "WebSocket upgrade requires HTTP/1.1");
+        if (!hasToken(h, "Upgrade", "websocket")) return badRequest(response, "missing \"Upgrade: websocket\"");
+        if (!hasToken(h, "Connection", "upgrade")) return badRequest(response, "missing \"Connection: Upgrade\"");
+        const auto keys = h.getAll("Sec-WebSocket-Key");
+        if (keys.size() != 1 || !isValidKey(keys[0]))
+            return badRequest(response, "Sec-WebSocket-Key must be one base64-encoded 16-byte value");
+        const auto versions = h.getAll("Sec-WebSocket-Version");
+        if (versions.size() != 1 || trimSpaces(versions[0]) != "13") {
+            // RFC 6455 4.4: tell the client which version we speak.
+            response.sendError(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
+            response.setHeader("Sec-WebSocket-Version", "13");
+            return;
+        }
+
+        auto found = factory_->impl().mappings.find(request.pathInContext());
+        if (!found) return response.sendError(404, "no WebSocket endpoint at this path");
+        const auto& mapping = *found->value;
+        const auto& policy = *mapping.policy;
+        if (!found->match.params.empty()) {
+            // Template values of the mapping join those of the servlet's own spec.
+            auto params = request.pathParameters();
+            for (auto& [name, value] : found->match.params) params.insert_or_assign(name, std::move(value));
+            request.setServletMatch(request.servletPath(), request.pathInfo(), std::move(params));
+        }
+
+        if (!policy.allowedOrigins.empty()) {
+            const auto origin = h.get("Origin").value_or("");
+            if (std::find(policy.allowedOrigins.begin(), policy.allowedOrigins.end(), origin) ==
+                policy.allowedOrigins.end())
+                return response.sendError(403, "origin not allowed");
+        }
+
+        auto upgradeRequest = std::make_shared<const UpgradeRequest>(request);
+        UpgradeResponse upgradeResponse;
+        std::shared_ptr<WebSocketListener> listener;
+        try {
+            listener = mapping.creator(*upgradeRequest, upgradeResponse);
+        } catch (const std::exception& e) {
+            log::error("WebSocket creator for {} threw: {}", request.path(), e.what());
+            return response.sendError(500, "WebSocket creator failed");
+        }
+        for (const auto& [name, value] : upgradeResponse.headers()) response.addHeader(name, value);
+        if (upgradeResponse.isRejected() || !listener) {
+            const int status = upgradeResponse.isRejected() ? upgradeResponse.status() : 503;
+            return response.sendError(status, upgradeResponse.message());
+        }
+        const auto& chosen = upgradeResponse.acceptedSubprotocol();
+        if (!chosen.empty()) {
+            if (!upgradeRequest->hasSubprotocol(chosen)) {
+                log::error("WebSocket creator for {} chose subprotocol \"{}\", which the client did not offer",
+                           request.path(), chosen);
+                return response.sendError(500, "server chose a subprotocol the client did not offer");
+            }
+            response.setHeader("Sec-WebSocket-Protocol", chosen);
+        }
+
+        auto action = std::make_shared<detail::UpgradeAction>();
+        action->listener = std::move(listener);
+        action->request = std::move(upgradeRequest);
+        action->policy = mapping.policy;
+        if (auto deflate = detail::negotiateDeflate(h.getAll("Sec-WebSocket-Extensions"), policy.deflate)) {
+            action->deflate = deflate->params;
+            response.setHeader("Sec-WebSocket-Extensions", deflate->responseHeader);
+        }
+        response.setStatus(101);
+        response.setHeader("Upgrade", "websocket");
+        response.setHeader("Connection", "Upgrade");
+        response.setHeader("Sec-WebSocket-Accept", acceptKey(keys[0]));
+        response.setBody({});
+        response.upgrade = std::move(action);
+    }
+
+private:
+    std::shared_ptr<WebSocketServletFactory> factory_;
+};
+
+}  // namespace
+
+UpgradeRequest::UpgradeRequest(Request request) : request_(std::move(request))
+{
+    subprotocols_ = tokenList(request_.headers(), "Sec-WebSocket-Protocol");
+    for (const auto& ext : tokenList(request_.headers(), "Sec-WebSocket-Extensions")) {
+        auto name = trimSpaces(std::string_view(ext).substr(0, ext.find(';')));
+        if (!name.empty()) extensions_.emplace_back(name);
+    }
+}
+
+std::string_view UpgradeRequest::origin() const { return request_.header("Origin").value_or(""); }
+
+bool UpgradeRequest::hasSubprotocol(std::string_view name) const
+{
+    return std::find(subprotocols_.begin(), subprotocols_.end(), name) != subprotocols_.end();
+}
+
+void UpgradeResponse::reject(int status, std::string message)
+{
+    status_ = status == 101 ? 403 : status;
+    message_ = std::move(message);
+}
+
+namespace detail {
+
+std::shared_ptr<HttpServlet> makeWebSocketServlet(std::shared_ptr<WebSocketServletFactory> factory)
+{
+    return std::make_shared<WebSocketServlet>(std::move(factory));
+}
+
+}  // namespace detail
+}  // namespace wharf

@@ -1,0 +1,735 @@
+#include "detail/WsConnection.hpp"
+
+#include "detail/Format.hpp"
+
+#include <wharf/Log.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace wharf::detail {
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<std::uint64_t> nextConnectionId{0};
+
+// Buffers that grew past this for one large message are released afterwards, so an
+// idle connection does not keep the memory of its largest message.
+constexpr std::size_t keepCapacity = 64 * 1024;
+// Shared frames up to this size are copied into the write buffer (cheaper than an iovec).
+constexpr std::size_t copySharedBelow = 2048;
+
+void releaseIfLarge(std::string& s)
+{
+    if (s.capacity() > keepCapacity) std::string().swap(s);
+}
+
+/// A close reason must fit a control frame (125 - 2 bytes of code) and be UTF-8.
+std::string clampReason(std::string_view reason)
+{
+    if (reason.size() > maxControlPayload - 2) {
+        reason = reason.substr(0, maxControlPayload - 2);
+        // Cut back to a code-point boundary.
+        while (!reason.empty() && !isValidUtf8(reason)) reason.remove_suffix(1);
+    }
+    return isValidUtf8(reason) ? std::string(reason) : std::string();
+}
+
+}  // namespace
+
+WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action,
+                           std::string remoteAddress)
+    : strand_(std::move(strand)),
+      timer_(strand_),
+      server_(std::move(server)),
+      action_(std::move(action)),
+      policy_(*action_->policy),
+      listener_(action_->listener),
+      remote_(std::move(remoteAddress)),
+      id_(++nextConnectionId),
+      idleTimeout_(policy_.idleTimeout)
+{
+    partial_ = dynamic_cast<WebSocketPartialListener*>(listener_.get());
+    pingPong_ = dynamic_cast<WebSocketPingPongListener*>(listener_.get());
+}
+
+WsConnection::~WsConnection() = default;
+
+// ---------------------------------------------------------------------------------------
+// Listener calls
+
+template <class F>
+void WsConnection::callListener(F&& f)
+{
+    if (finished_) return;
+    const char* what = nullptr;
+    std::string text;
+    try {
+        f();
+        return;
+    } catch (const std::exception& e) {
+        text = e.what();
+    } catch (...) {
+        what = "a non-standard exception";
+    }
+    if (what) text = what;
+    log::error("ws {} {}: listener threw: {}", id_, remote_, text);
+    reportError(make_error_code(Errc::ListenerThrew), "listener threw: " + text);
+    if (!closeSent_) {
+        readStopped_ = true;
+        closeAfterWrite_ = true;
+        closeStatus_ = CloseStatus::InternalError;
+        closeReason_ = "internal error";
+        queueClose(CloseStatus::InternalError, closeReason_);
+    }
+}
+
+void WsConnection::reportError(std::error_code code, std::string message)
+{
+    if (finished_ || !connected_) return;
+    try {
+        listener_->onError(Error{code, std::move(message)});
+    } catch (const std::exception& e) {
+        log::error("ws {}: onError threw: {}", id_, e.what());
+    } catch (...) {
+        log::error("ws {}: onError threw", id_);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Life cycle
+
+void WsConnection::start(std::string_view early)
+{
+    registryId_ = server_->add(std::weak_ptr<Closable>(shared_from_this()));
+    server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
+    lastActivity_ = Clock::now();
+    log::debug("ws {} {}: open {}", id_, remote_, action_->request->path());
+    armTimer();
+    connected_ = true;
+    callListener([&] { listener_->onConnect(Session(shared_from_this())); });
+    if (server_->stopping.load()) closeLocal(CloseStatus::GoingAway, "server stopping");
+    if (!early.empty() && !readStopped_) {
+        std::string copy(early);
+        onBytes(copy.data(), copy.size());  // flushes
+    } else {
+        flush();
+    }
+    if (!readStopped_) doRead();
+}
+
+void WsConnection::teardown(CloseStatus status, std::string_view reason)
+{
+    if (finished_) return;
+    readStopped_ = true;
+    open_.store(false, std::memory_order_release);
+    timer_.cancel();
+    doCloseSocket();
+    std::vector<SendCallback> unsent;
+    {
+        std::lock_guard lock(outMutex_);
+        outClosed_ = true;
+        unsent.swap(outCallbacks_);
+        buffered_.fetch_sub(outBytes_, std::memory_order_relaxed);
+        outBytes_ = 0;
+        outBuf_.clear();
+        outSegments_.clear();
+    }
+    log::debug("ws {} {}: closed {} ({}) {}", id_, remote_, static_cast<int>(status), toString(status), reason);
+    if (connected_) {
+        try {
+            listener_->onClose(status, reason);
+        } catch (const std::exception& e) {
+            log::error("ws {}: onClose threw: {}", id_, e.what());
+        } catch (...) {
+            log::error("ws {}: onClose threw", id_);
+        }
+    }
+    finished_ = true;
+    for (auto& cb : unsent)
+        if (cb) cb(make_error_code(Errc::SessionClosed));
+    listener_.reset();
+    inflater_.reset();
+    {
+        std::lock_guard lock(outMutex_);
+        deflater_.reset();
+    }
+    std::string().swap(message_);
+    server_->remove(registryId_);
+    server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void WsConnection::gracefulClose() { close(CloseStatus::GoingAway, "server stopping"); }
+
+void WsConnection::forceClose()
+{
+    net::post(strand_, [self = shared_from_this()] { self->teardown(CloseStatus::GoingAway, "server stopped"); });
+}
+
+void WsConnection::disconnect()
+{
+    net::post(strand_, [self = shared_from_this()] { self->teardown(CloseStatus::Abnormal, "disconnected"); });
+}
+
+void WsConnection::close(CloseStatus status, std::string_view reason)
+{
+    {
+        std::lock_guard lock(outMutex_);
+        if (outClosed_) return;
+        outClosed_ = true;  // sends after close() fail; those before it go out first
+    }
+    open_.store(false, std::memory_order_release);
+    net::post(strand_, [self = shared_from_this(), status, r = std::string(reason)] {
+        self->closeLocal(status, r);
+        self->flush();
+    });
+}
+
+void WsConnection::closeLocal(CloseStatus status, std::string_view reason)
+{
+    if (closeSent_ || finished_) return;
+    if (!isValidWireCloseCode(static_cast<std::uint16_t>(status))) {
+        log::warn("ws {}: close({}) is not a valid close code; sending 1011", id_, static_cast<int>(status));
+        status = CloseStatus::InternalError;
+    }
+    closeStatus_ = status;
+    closeReason_ = clampReason(reason);
+    queueClose(status, closeReason_);
+}
+
+void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
+{
+    net::post(strand_, [self = shared_from_this(), timeout] {
+        if (self->finished_) return;
+        self->idleTimeout_ = timeout;
+        self->armTimer();
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Timer: one per connection, serving the idle timeout and the close timeout. It is not
+// re-armed on every frame: when it fires early (there was activity) it is set again.
+
+void WsConnection::armTimer()
+{
+    Clock::time_point deadline = Clock::time_point::max();
+    if (closeSent_) deadline = closeDeadline_;
+    else if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
+    if (deadline == Clock::time_point::max()) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->onTimer(ec); });
+}
+
+void WsConnection::onTimer(const boost::system::error_code& ec)
+{
+    if (ec || finished_) return;  // re-armed or cancelled
+    const auto now = Clock::now();
+    if (closeSent_) {
+        if (now >= closeDeadline_) {
+            log::debug("ws {}: no close frame from the peer within {} ms", id_, policy_.closeTimeout.count());
+            teardown(closeStatus_, closeReason_);
+            return;
+        }
+    } else if (idleTimeout_.count() > 0 && now >= lastActivity_ + idleTimeout_) {
+        log::debug("ws {} {}: idle for {} ms, closing", id_, remote_, idleTimeout_.count());
+        {
+            std::lock_guard lock(outMutex_);
+            outClosed_ = true;
+        }
+        open_.store(false, std::memory_order_release);
+        closeLocal(CloseStatus::GoingAway, "idle timeout");
+        flush();
+        return;  // queueClose armed the close deadline
+    }
+    armTimer();
+}
+
+// ---------------------------------------------------------------------------------------
+// Receiving
+
+void WsConnection::onReadError(const boost::system::error_code& ec)
+{
+    if (finished_) return;
+    readStopped_ = true;
+    if (ec == net::error::operation_aborted) {
+        teardown(closeStatus_, closeReason_);
+        return;
+    }
+    const bool eof = ec == net::error::eof || ec == net::error::connection_reset;
+    if (closeSent_ && eof) {
+        // The peer closed TCP after (or instead of) answering our close frame.
+        teardown(closeStatus_, closeReason_);
+        return;
+    }
+    if (!eof) reportError(std::error_code(ec.value(), std::system_category()), ec.message());
+    teardown(CloseStatus::Abnormal, eof ? "connection closed without a close frame" : ec.message());
+}
+
+bool WsConnection::onBytes(char* data, std::size_t size)
+{
+    lastActivity_ = Clock::now();
+    char* p = data;
+    parse(p, data + size);
+    flush();
+    return !readStopped_;
+}
+
+void WsConnection::fail(CloseStatus status, Errc error, std::string_view why)
+{
+    log::debug("ws {} {}: failing with {}: {}", id_, remote_, static_cast<int>(status), why);
+    readStopped_ = true;
+    closeAfterWrite_ = true;
+    if (closeSent_) {
+        if (closeWritten_) teardown(closeStatus_, closeReason_);
+        return;
+    }
+    {
+        std::lock_guard lock(outMutex_);
+        outClosed_ = true;
+    }
+    open_.store(false, std::memory_order_release);
+    reportError(make_error_code(error), std::string(why));
+    closeStatus_ = status;
+    closeReason_ = clampReason(why);
+    queueClose(status, closeReason_);
+}
+
+bool WsConnection::parse(char*& p, char* const end)
+{
+    while (p < end && !readStopped_) {
+        if (phase_ == Phase::Header) {
+            const std::uint8_t* h;
+            std::size_t headerSize;
+            if (headerHave_ == 0 && end - p >= 2 &&
+                end - p >= static_cast<std::ptrdiff_t>(
+                               2 + ((p[1] & 0x7F) == 126 ? 2 : (p[1] & 0x7F) == 127 ? 8 : 0) + 4)) {
+                h = reinterpret_cast<const std::uint8_t*>(p);  // whole header in the buffer
+            } else {
+                // Collect the header across reads.
+                while (p < end && headerHave_ < 2) header_[headerHave_++] = static_cast<std::uint8_t>(*p++);
+                if (headerHave_ < 2) return true;
+                const std::size_t want = 2 + ((header_[1] & 0x7F) == 126 ? 2 : (header_[1] & 0x7F) == 127 ? 8 : 0) +
+                                         ((header_[1] & 0x80) ? 4 : 0);
+                while (p < end && headerHave_ < want) header_[headerHave_++] = static_cast<std::uint8_t>(*p++);
+                if (headerHave_ < want) {
+                    if (!(header_[1] & 0x80)) break;  // unmasked: fail below without waiting
+                    return true;
+                }
+                h = header_;
+            }
+            const std::uint8_t len7 = h[1] & 0x7F;
+            std::uint64_t length = len7;
+            std::size_t at = 2;
+            if (len7 == 126) {
+                length = (std::uint64_t(h[2]) << 8) | h[3];
+                at = 4;
+            } else if (len7 == 127) {
+                length = 0;
+                for (int i = 0; i < 8; ++i) length = (length << 8) | h[2 + i];
+                at = 10;
+            }
+            headerSize = at + ((h[1] & 0x80) ? 4 : 0);
+            if (h == header_) headerHave_ = 0;
+            else p += headerSize;
+            if (!startFrame(h, at, length)) return false;
+            if (frameRemaining_ == 0) {
+                if (!onFrameComplete()) return false;
+                continue;
+            }
+            phase_ = Phase::Payload;
+        }
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(frameRemaining_, end - p));
+        maskOffset_ = applyMask(p, n, mask_, maskOffset_);
+        frameRemaining_ -= n;
+        const bool frameEnd = frameRemaining_ == 0;
+        char* chunk = p;
+        p += n;
+        if (!onPayload(chunk, n, frameEnd)) return false;
+        if (frameEnd) {
+            phase_ = Phase::Header;
+            if (!onFrameComplete()) return false;
+        }
+    }
+    if (headerHave_ >= 2 && !(header_[1] & 0x80) && !readStopped_) {
+        fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked");
+        return false;
+    }
+    return !readStopped_;
+}
+
+bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::uint64_t length)
+{
+    const bool fin = h[0] & 0x80;
+    const bool rsv1 = h[0] & 0x40;
+    const std::uint8_t op = h[0] & 0x0F;
+    if (!(h[1] & 0x80)) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked"), false;
+    if (h[0] & 0x30)
+        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV2/RSV3 set without a negotiated extension"), false;
+    if (!isKnownOpcode(op))
+        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, fmt::format("reserved opcode {:#x}", op)), false;
+    if (isControl(op)) {
+        if (!fin) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "fragmented control frame"), false;
+        if (length > maxControlPayload)
+            return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "control frame payload over 125 bytes"), false;
+        if (rsv1) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV1 set on a control frame"), false;
+        control_.clear();
+    } else {
+        if (op == static_cast<std::uint8_t>(Opcode::Continuation)) {
+            if (messageOpcode_ == 0)
+                return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "continuation frame without a message"), false;
+            if (rsv1)
+                return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV1 set on a continuation frame"), false;
+        } else {
+            if (messageOpcode_ != 0)
+                return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
+                            "new data frame inside a fragmented message"), false;
+            if (rsv1 && !action_->deflate)
+                return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
+                            "RSV1 set without permessage-deflate"), false;
+            messageOpcode_ = op;
+            messageCompressed_ = rsv1;
+            messageLimit_ = op == static_cast<std::uint8_t>(Opcode::Text) ? policy_.maxTextMessageSize
+                                                                          : policy_.maxBinaryMessageSize;
+            messageReceived_ = 0;
+            utf8_.reset();
+            message_.clear();
+        }
+        if (length > policy_.maxFrameSize)
+            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
+                        fmt::format("frame of {} bytes exceeds the limit of {}", length, policy_.maxFrameSize)), false;
+        messageReceived_ += length;
+        // Compressed messages are limited by their inflated size; the wire size only
+        // needs a bound, as deflate can expand incompressible data a little.
+        const std::size_t wireLimit = messageCompressed_ ? messageLimit_ + messageLimit_ / 64 + 64 : messageLimit_;
+        if (messageReceived_ > wireLimit)
+            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
+                        fmt::format("message exceeds the limit of {} bytes", messageLimit_)), false;
+        discard_ = closeSent_;
+    }
+    frameOpcode_ = op;
+    frameFin_ = fin;
+    frameLength_ = length;
+    frameRemaining_ = length;
+    frameDelivered_ = false;
+    std::memcpy(mask_, h + maskAt, 4);
+    maskOffset_ = 0;
+    return true;
+}
+
+bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
+{
+    if (isControl(frameOpcode_)) {
+        control_.append(data, size);
+        return true;
+    }
+    if (discard_) return true;
+    const bool text = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text);
+    const bool messageEnd = frameEnd && frameFin_;
+    if (messageCompressed_) {
+        if (!inflater_) inflater_ = std::make_unique<Inflater>(action_->deflate->clientNoContextTakeover);
+        const std::size_t before = message_.size();
+        switch (inflater_->inflate(std::string_view(data, size), message_, messageLimit_, messageEnd)) {
+        case Inflater::Result::Ok: break;
+        case Inflater::Result::TooBig:
+            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
+                        fmt::format("inflated message exceeds the limit of {} bytes", messageLimit_)), false;
+        case Inflater::Result::Error:
+            return fail(CloseStatus::InvalidPayload, Errc::CompressionError, "invalid permessage-deflate data"), false;
+        }
+        if (text && !utf8_.feed(std::string_view(message_).substr(before)))
+            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
+        return true;
+    }
+    const std::string_view chunk(data, size);
+    if (text && !utf8_.feed(chunk))
+        return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
+    if (frameEnd && size == frameLength_ && message_.empty() && (frameFin_ || partial_)) {
+        // The whole frame is in the read buffer: hand it over without copying.
+        frameDelivered_ = true;
+        return deliverMessageChunk(chunk, frameFin_);
+    }
+    message_.append(chunk);
+    return true;
+}
+
+bool WsConnection::onFrameComplete()
+{
+    if (isControl(frameOpcode_)) return handleControl(control_);
+    if (discard_) {
+        if (frameFin_) messageOpcode_ = 0;
+        return true;
+    }
+    if (!frameDelivered_) {
+        if (partial_) {
+            // Hold back an unfinished code point for the next fragment.
+            const std::size_t keep = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text) ? utf8_.pendingBytes() : 0;
+            if (!deliverMessageChunk(std::string_view(message_).substr(0, message_.size() - keep), frameFin_)) return false;
+            message_.erase(0, message_.size() - keep);
+        } else if (frameFin_) {
+            if (!deliverMessageChunk(message_, true)) return false;
+        }
+    }
+    if (frameFin_) {
+        messageOpcode_ = 0;
+        message_.clear();
+        releaseIfLarge(message_);
+    }
+    return !readStopped_;
+}
+
+bool WsConnection::deliverMessageChunk(std::string_view data, bool messageEnd)
+{
+    const bool text = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text);
+    if (text && messageEnd && !utf8_.complete())
+        return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message ends inside a code point"), false;
+    if (closeSent_) return true;  // nothing is delivered once we are closing
+    const auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size());
+    if (partial_) {
+        if (text) callListener([&] { partial_->onTextFragment(data, messageEnd); });
+        else callListener([&] { partial_->onBinaryFragment(bytes, messageEnd); });
+    } else if (text) {
+        callListener([&] { listener_->onText(data); });
+    } else {
+        callListener([&] { listener_->onBinary(bytes); });
+    }
+    if (messageEnd) messageOpcode_ = 0;
+    return !readStopped_;
+}
+
+bool WsConnection::handleControl(std::string_view payload)
+{
+    const auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(payload.data()), payload.size());
+    switch (static_cast<Opcode>(frameOpcode_)) {
+    case Opcode::Ping: {
+        if (!closeSent_) {
+            // Answer even when the send queue is full: pongs bypass the limit.
+            SendCallback none;
+            sendControl(Opcode::Pong, payload, none);
+        }
+        if (pingPong_) callListener([&] { pingPong_->onPing(bytes); });
+        return !readStopped_;
+    }
+    case Opcode::Pong:
+        if (pingPong_) callListener([&] { pingPong_->onPong(bytes); });
+        return !readStopped_;
+    case Opcode::Close: break;
+    default: return true;
+    }
+    // RFC 6455 5.5.1 and 7.4.
+    closeReceived_ = true;
+    CloseStatus status = CloseStatus::NoStatus;
+    std::string_view reason;
+    if (payload.size() == 1)
+        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "close frame with a 1-byte payload"), false;
+    if (payload.size() >= 2) {
+        const auto code = static_cast<std::uint16_t>((std::uint8_t(payload[0]) << 8) | std::uint8_t(payload[1]));
+        if (!isValidWireCloseCode(code))
+            return fail(CloseStatus::ProtocolError, Errc::ProtocolError, fmt::format("invalid close code {}", code)), false;
+        reason = payload.substr(2);
+        if (!isValidUtf8(reason))
+            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "close reason is not valid UTF-8"), false;
+        status = static_cast<CloseStatus>(code);
+    }
+    readStopped_ = true;  // nothing after a close frame is processed
+    if (!closeSent_) {
+        {
+            std::lock_guard lock(outMutex_);
+            outClosed_ = true;
+        }
+        open_.store(false, std::memory_order_release);
+        closeStatus_ = status;
+        closeReason_ = std::string(reason);
+        closeAfterWrite_ = true;
+        queueClose(status, {});  // echo the code (RFC 6455 5.5.1)
+    } else if (closeWritten_) {
+        teardown(closeStatus_, closeReason_);
+    } else {
+        closeAfterWrite_ = true;
+    }
+    return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+WsConnection::Admit WsConnection::admit(std::size_t bytes, bool control)
+{
+    if (outClosed_ && !control) return Admit::Closed;
+    if (finished_) return Admit::Closed;
+    const std::size_t queued = buffered_.load(std::memory_order_relaxed);
+    // A message larger than the whole limit may still go when nothing is queued.
+    if (!control && queued > 0 && queued + bytes > policy_.maxSendQueueSize) return Admit::Full;
+    return Admit::Ok;
+}
+
+bool WsConnection::refuse(Admit why, SendCallback& done)
+{
+    const auto ec = make_error_code(why == Admit::Full ? Errc::SendQueueFull : Errc::SessionClosed);
+    log::debug("ws {}: send refused: {}", id_, ec.message());
+    if (done) done(ec);
+    return false;
+}
+
+void WsConnection::queued(std::unique_lock<std::mutex>& lock)
+{
+    if (flushPosted_ || strand_.running_in_this_thread()) return;  // the strand flushes when it is done
+    flushPosted_ = true;
+    lock.unlock();
+    net::post(strand_, [self = shared_from_this()] { self->flush(); });
+}
+
+bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallback& done)
+{
+    std::unique_lock lock(outMutex_);
+    if (const auto a = admit(payload.size() + 10, false); a != Admit::Ok) {
+        lock.unlock();
+        return refuse(a, done);
+    }
+    const std::size_t before = outBuf_.size();
+    if (action_->deflate && payload.size() >= action_->deflate->threshold) {
+        if (!deflater_) deflater_ = std::make_unique<Deflater>(*action_->deflate);
+        if (deflater_->compress(payload, compressed_)) appendFrame(outBuf_, opcode, compressed_, true, true);
+        else appendFrame(outBuf_, opcode, payload);
+        releaseIfLarge(compressed_);
+    } else {
+        appendFrame(outBuf_, opcode, payload);
+    }
+    const std::size_t added = outBuf_.size() - before;
+    outBytes_ += added;
+    buffered_.fetch_add(added, std::memory_order_relaxed);
+    if (done) outCallbacks_.push_back(std::move(done));
+    queued(lock);
+    return true;
+}
+
+bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done)
+{
+    if (action_->deflate && frame->payload().size() >= action_->deflate->threshold)
+        return sendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload(), done);
+    std::unique_lock lock(outMutex_);
+    if (const auto a = admit(frame->bytes.size(), false); a != Admit::Ok) {
+        lock.unlock();
+        return refuse(a, done);
+    }
+    if (frame->bytes.size() < copySharedBelow) outBuf_.append(frame->bytes);
+    else outSegments_.push_back(Segment{outBuf_.size(), frame});
+    outBytes_ += frame->bytes.size();
+    buffered_.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
+    if (done) outCallbacks_.push_back(std::move(done));
+    queued(lock);
+    return true;
+}
+
+bool WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCallback& done)
+{
+    if (payload.size() > maxControlPayload) {
+        if (done) done(make_error_code(Errc::InvalidArgument));
+        return false;
+    }
+    std::unique_lock lock(outMutex_);
+    if (outClosed_ || finished_) {
+        lock.unlock();
+        return refuse(Admit::Closed, done);
+    }
+    appendFrame(outBuf_, opcode, payload);
+    outBytes_ += payload.size() + 2;
+    buffered_.fetch_add(payload.size() + 2, std::memory_order_relaxed);
+    if (done) outCallbacks_.push_back(std::move(done));
+    queued(lock);
+    return true;
+}
+
+void WsConnection::queueClose(CloseStatus status, std::string_view reason)
+{
+    // Strand only. Bypasses outClosed_: the close frame is the last thing queued.
+    closeSent_ = true;
+    open_.store(false, std::memory_order_release);
+    std::string payload;
+    if (status != CloseStatus::NoStatus) {
+        const auto code = static_cast<std::uint16_t>(status);
+        payload.push_back(static_cast<char>(code >> 8));
+        payload.push_back(static_cast<char>(code & 0xFF));
+        payload.append(reason);
+    }
+    {
+        std::lock_guard lock(outMutex_);
+        outClosed_ = true;
+        appendFrame(outBuf_, Opcode::Close, payload);
+        outBytes_ += payload.size() + 2;
+        buffered_.fetch_add(payload.size() + 2, std::memory_order_relaxed);
+        outCloseQueued_ = true;
+    }
+    closeDeadline_ = Clock::now() + policy_.closeTimeout;
+    armTimer();
+}
+
+void WsConnection::flush()
+{
+    if (writing_ || finished_) return;
+    {
+        std::lock_guard lock(outMutex_);
+        flushPosted_ = false;
+        if (outBuf_.empty() && outSegments_.empty()) return;
+        wBuf_.swap(outBuf_);
+        wSegments_.swap(outSegments_);
+        wCallbacks_.swap(outCallbacks_);
+        writingClose_ = outCloseQueued_;
+        outCloseQueued_ = false;
+        writingBytes_ = outBytes_;
+        outBytes_ = 0;
+    }
+    iov_.clear();
+    std::size_t pos = 0;
+    for (const auto& seg : wSegments_) {
+        if (seg.inlineEnd > pos) iov_.emplace_back(wBuf_.data() + pos, seg.inlineEnd - pos);
+        pos = seg.inlineEnd;
+        iov_.emplace_back(seg.frame->bytes.data(), seg.frame->bytes.size());
+    }
+    if (pos < wBuf_.size()) iov_.emplace_back(wBuf_.data() + pos, wBuf_.size() - pos);
+    writing_ = true;
+    doWrite(iov_);
+}
+
+void WsConnection::onWriteDone(const boost::system::error_code& ec)
+{
+    writing_ = false;
+    buffered_.fetch_sub(writingBytes_, std::memory_order_relaxed);
+    writingBytes_ = 0;
+    lastActivity_ = Clock::now();
+    const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
+    for (auto& cb : wCallbacks_) {
+        if (!cb) continue;
+        try {
+            cb(result);
+        } catch (const std::exception& e) {
+            log::error("ws {}: send callback threw: {}", id_, e.what());
+        }
+    }
+    wCallbacks_.clear();
+    wSegments_.clear();
+    wBuf_.clear();
+    releaseIfLarge(wBuf_);
+    if (ec) {
+        if (!finished_ && ec != net::error::operation_aborted && !closeSent_)
+            reportError(std::error_code(ec.value(), std::system_category()), "write failed: " + ec.message());
+        teardown(closeSent_ ? closeStatus_ : CloseStatus::Abnormal, closeSent_ ? closeReason_ : ec.message());
+        return;
+    }
+    if (writingClose_) {
+        writingClose_ = false;
+        closeWritten_ = true;
+        if (closeAfterWrite_ || closeReceived_) {
+            teardown(closeStatus_, closeReason_);
+            return;
+        }
+    }
+    flush();
+}
+
+}  // namespace wharf::detail
