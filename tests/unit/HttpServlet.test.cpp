@@ -1,6 +1,10 @@
 #include <wharf/ServletContextHandler.hpp>
 
+#include <wharf/WebSocketServletFactory.hpp>
+
 #include <doctest/doctest.h>
+
+#include <chrono>
 
 #include <memory>
 #include <stdexcept>
@@ -222,6 +226,33 @@ TEST_CASE("bad mappings throw at the add call")
     CHECK_THROWS_WITH_AS(context.addServlet("/x", std::make_shared<GetOnly>()),
                          doctest::Contains("already mapped"), std::invalid_argument);
     CHECK_THROWS_AS(context.addStaticFiles("/static/*", "/definitely/not/a/dir/wharf"), std::invalid_argument);
+}
+
+TEST_CASE("addWebSocket configures its factory once and mounts it at the spec")
+{
+    ServletContextHandler context("/app");
+    int calls = 0;
+    CHECK_THROWS_AS(context.addWebSocket("ws", [&](WebSocketServletFactory&) { ++calls; }), std::invalid_argument);
+    CHECK(calls == 0);  // a bad spec fails before the user's configure runs
+
+    context.addWebSocket("/ws/*", [&](WebSocketServletFactory& factory) {
+        ++calls;
+        factory.setIdleTimeout(std::chrono::seconds(5));
+        CHECK(factory.policy().idleTimeout == std::chrono::seconds(5));
+    });
+    CHECK(calls == 1);
+
+    // A plain GET reaches the WebSocket servlet (which refuses it), not the 404 path.
+    auto req = make("GET", "/app/ws/echo");
+    Response res;
+    REQUIRE(context.handle(req, res));
+    CHECK(res.status() >= 400);
+    CHECK(res.status() != 404);
+    CHECK(req.servletPath() == "/ws");
+    CHECK(req.pathInfo() == "/echo");
+
+    auto other = make("GET", "/app/elsewhere");
+    CHECK_FALSE(context.handle(other, res));
 }
 
 }  // TEST_SUITE
