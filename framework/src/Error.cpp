@@ -41,7 +41,7 @@ std::string Error::what() const
                        code.value());
 }
 
-std::string_view toString(CloseStatus status) noexcept
+std::string_view closeStatusName(CloseStatus status) noexcept
 {
     switch (status) {
     case CloseStatus::Normal: return "Normal";

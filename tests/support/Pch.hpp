@@ -1,12 +1,11 @@
 #pragma once
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <doctest/doctest.h>
+#include "support/Printers.hpp"
 #include <wharf/wharf.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>

@@ -26,7 +26,7 @@ enum class CloseStatus : std::uint16_t {
 };
 
 /// The RFC name of a status ("Normal", "GoingAway", ...) or "Application" / "Unknown".
-std::string_view toString(CloseStatus status) noexcept;
+std::string_view closeStatusName(CloseStatus status) noexcept;
 
 /// True when `code` may appear in a close frame on the wire (RFC 6455 7.4).
 constexpr bool isValidWireCloseCode(std::uint16_t code) noexcept

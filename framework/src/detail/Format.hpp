@@ -42,6 +42,6 @@ struct fmt::formatter<wharf::CloseStatus> : fmt::formatter<std::string_view> {
     template <class Ctx>
     auto format(wharf::CloseStatus s, Ctx& ctx) const
     {
-        return fmt::format_to(ctx.out(), "{} ({})", static_cast<int>(s), wharf::toString(s));
+        return fmt::format_to(ctx.out(), "{} ({})", static_cast<int>(s), wharf::closeStatusName(s));
     }
 };

@@ -21,7 +21,7 @@ void fillHeader(const Response& response, http::response_header<>& out, bool kee
     out.version(11);
     out.set(http::field::server, "wharf");
     for (const auto& [name, value] : response.headers()) out.insert(name, value);
-    if (response.status() != 101) out.keep_alive(keepAlive);
+    if (response.status() != 101 && !keepAlive) out.set(http::field::connection, "close");
 }
 
 int statusForReadError(const boost::system::error_code& ec)

@@ -31,7 +31,7 @@ std::string describeBindError(const ServerConnector& c, const boost::system::err
     if (ec == net::error::access_denied)
         return fmt::format("not allowed to bind port {} on {} (EACCES): ports below 1024 need privileges", c.port,
                            c.host);
-    if (ec == net::error::address_not_available)
+    if (ec == boost::system::errc::address_not_available)
         return fmt::format("cannot bind {}:{}: the address is not on this machine (EADDRNOTAVAIL)", c.host, c.port);
     return fmt::format("cannot listen on {}:{}: {}", c.host, c.port, ec.message());
 }

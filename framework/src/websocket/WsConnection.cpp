@@ -138,7 +138,7 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         outBuf_.clear();
         outSegments_.clear();
     }
-    log::debug("ws {} {}: closed {} ({}) {}", id_, remote_, static_cast<int>(status), toString(status), reason);
+    log::debug("ws {} {}: closed {} ({}) {}", id_, remote_, static_cast<int>(status), closeStatusName(status), reason);
     if (connected_) {
         try {
             listener_->onClose(status, reason);
