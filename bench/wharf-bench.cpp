@@ -1,0 +1,782 @@
+// wharf-bench: a WebSocket load generator for loopback servers (issue 5).
+//
+// One thread, one io_context, hand-written client framing (no Beast stream on the hot
+// path): frames are built straight into a per-connection write buffer and masked with a
+// fresh key per frame (RFC 6455 5.3); everything produced while handling one read goes
+// out in one write. Echoes are checked byte for byte against what was sent.
+//
+//   wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]
+//               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
+//               [--duration 3] [--warmup 0.5] [--server-pid PID] [--pid PID] [--label NAME]
+//
+// Prints one line per run, key=value separated by spaces, e.g.
+//   mode=echo label=wharf conns=100 inflight=16 size=16 type=text duration_s=3.000
+//   msgs=... msgs_per_s=... mb_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
+// msgs counts echoes received in the measured window (after the warm-up); mb_per_s is
+// echoed payload bytes per second (10^6 bytes), one direction.
+//
+// Only loopback hosts are accepted. Every mode stops by itself.
+
+#include <boost/asio.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+    std::string mode = "echo";
+    std::string host = "127.0.0.1";
+    int port = 9001;
+    std::string path = "/echo";
+    int conns = -1;     // mode default
+    int inflight = -1;  // mode default
+    std::size_t size = 16;
+    bool binary = false;
+    double duration = 3.0;
+    double warmup = 0.5;
+    long serverPid = 0;
+    long idlePid = 0;
+    std::string label;
+    int connectConcurrency = 200;  // handshakes in progress at once (idle, setup)
+};
+
+[[noreturn]] void usage(const char* why)
+{
+    std::fprintf(stderr,
+                 "wharf-bench: %s\n"
+                 "usage: wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]\n"
+                 "                   [--path /echo] [--conns N] [--inflight K] [--size BYTES] [--binary]\n"
+                 "                   [--duration SECONDS] [--warmup SECONDS] [--server-pid PID]\n"
+                 "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n",
+                 why);
+    std::exit(2);
+}
+
+Options parse(int argc, char** argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) usage(("missing value for " + std::string(a)).c_str());
+            return argv[++i];
+        };
+        try {
+            if (a == "--mode") o.mode = value();
+            else if (a == "--host") o.host = value();
+            else if (a == "--port") o.port = std::stoi(value());
+            else if (a == "--path") o.path = value();
+            else if (a == "--conns") o.conns = std::stoi(value());
+            else if (a == "--inflight") o.inflight = std::stoi(value());
+            else if (a == "--size") o.size = std::stoul(value());
+            else if (a == "--binary") o.binary = true;
+            else if (a == "--text") o.binary = false;
+            else if (a == "--duration") o.duration = std::stod(value());
+            else if (a == "--warmup") o.warmup = std::stod(value());
+            else if (a == "--server-pid") o.serverPid = std::stol(value());
+            else if (a == "--pid") o.idlePid = std::stol(value());
+            else if (a == "--label") o.label = value();
+            else if (a == "--connect-concurrency") o.connectConcurrency = std::stoi(value());
+            else if (a == "-h" || a == "--help") usage("help");
+            else usage(("unknown option " + std::string(a)).c_str());
+        } catch (const std::logic_error&) {
+            usage(("bad value for " + std::string(a)).c_str());
+        }
+    }
+    if (o.mode == "latency") {
+        if (o.conns < 0) o.conns = 1;
+        if (o.inflight < 0) o.inflight = 1;
+    } else if (o.mode == "handshake") {
+        if (o.conns < 0) o.conns = 8;  // concurrent handshake loops
+        o.inflight = 0;
+    } else if (o.mode == "idle") {
+        if (o.conns < 0) o.conns = 1000;
+        o.inflight = 0;
+        if (o.idlePid <= 0 && o.serverPid > 0) o.idlePid = o.serverPid;
+        if (o.idlePid <= 0) usage("idle mode needs --pid (the server's PID)");
+    } else if (o.mode == "echo") {
+        if (o.conns < 0) o.conns = 100;
+        if (o.inflight < 0) o.inflight = 16;
+    } else {
+        usage(("unknown mode " + o.mode).c_str());
+    }
+    if (o.conns < 1 || (o.mode != "handshake" && o.mode != "idle" && o.inflight < 1)) usage("conns/inflight must be >= 1");
+    if (o.size > (std::size_t(1) << 30)) usage("size too large");
+    if (o.duration <= 0 || o.duration > 600) usage("duration must be in (0, 600] seconds");
+    if (o.warmup < 0 || o.warmup > 60) usage("warmup must be in [0, 60] seconds");
+    if (o.port < 1 || o.port > 65535) usage("port must be 1..65535");
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc helpers
+
+double procCpuSeconds(long pid)
+{
+    if (pid <= 0) return -1;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return -1;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream rest(line.substr(close + 2));
+    // Fields after the command: 3 state ... 14 utime 15 stime.
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int n = 3; n <= 15 && rest >> field; ++n) {
+        if (n == 14) utime = std::stoull(field);
+        if (n == 15) stime = std::stoull(field);
+    }
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+long procRssKiB(long pid)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+double selfCpuSeconds()
+{
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// ---------------------------------------------------------------------------------------
+// Framing helpers
+
+struct Rng {
+    std::uint64_t s;
+    std::uint64_t next()
+    {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return s;
+    }
+};
+
+/// Appends one masked FIN frame. The payload is copied and masked in one pass.
+void appendMaskedFrame(std::vector<char>& out, std::uint8_t opcode, const char* payload, std::size_t n,
+                       std::uint32_t key)
+{
+    const std::size_t at = out.size();
+    std::size_t header = 2 + 4 + (n < 126 ? 0 : n < 65536 ? 2 : 8);
+    out.resize(at + header + n);
+    auto* h = reinterpret_cast<unsigned char*>(out.data() + at);
+    h[0] = 0x80 | opcode;
+    std::size_t p = 2;
+    if (n < 126) {
+        h[1] = 0x80 | static_cast<unsigned char>(n);
+    } else if (n < 65536) {
+        h[1] = 0x80 | 126;
+        h[2] = static_cast<unsigned char>(n >> 8);
+        h[3] = static_cast<unsigned char>(n);
+        p = 4;
+    } else {
+        h[1] = 0x80 | 127;
+        for (int i = 0; i < 8; ++i) h[2 + i] = static_cast<unsigned char>(std::uint64_t(n) >> (56 - 8 * i));
+        p = 10;
+    }
+    unsigned char k[4];
+    std::memcpy(k, &key, 4);
+    std::memcpy(h + p, k, 4);
+    unsigned char* dst = h + p + 4;
+    const auto* src = reinterpret_cast<const unsigned char*>(payload);
+    std::uint64_t k64;
+    std::memcpy(&k64, k, 4);
+    std::memcpy(reinterpret_cast<char*>(&k64) + 4, k, 4);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, src + i, 8);
+        w ^= k64;
+        std::memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; ++i) dst[i] = src[i] ^ k[i & 3];
+}
+
+bool isLoopback(const std::string& host, net::io_context& ioc, tcp::endpoint& out)
+{
+    boost::system::error_code ec;
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(host, "0", ec);
+    if (ec) return false;
+    bool any = false;
+    for (const auto& r : results) {
+        const auto addr = r.endpoint().address();
+        if (!addr.is_loopback()) return false;  // every address must be loopback
+        if (!any) out = r.endpoint();
+        any = true;
+    }
+    return any;
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+struct Stats {
+    std::uint64_t msgs = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t handshakes = 0;
+    std::uint64_t errors = 0;
+};
+
+class Bench;
+
+/// One client connection: connect, upgrade, then mode-specific traffic.
+class Conn : public std::enable_shared_from_this<Conn> {
+public:
+    Conn(Bench& b, int index);
+    void start();
+    void stop()
+    {
+        boost::system::error_code ec;
+        socket_.close(ec);
+    }
+    bool upgraded() const { return upgraded_; }
+    /// Fills the pipeline: `inflight` messages go out in one write.
+    void prime(int inflight)
+    {
+        for (int i = 0; i < inflight; ++i) sendMessage();
+        flush();
+    }
+
+private:
+    void onConnect(const boost::system::error_code& ec);
+    void readHandshake();
+    void onHandshakeBytes(std::size_t n);
+    void onUpgraded();
+    void read();
+    void onRead(std::size_t n);
+    bool parseFrames();
+    void onMessage(std::uint8_t opcode, const char* data, std::size_t n);
+    void sendMessage();
+    void sendControl(std::uint8_t opcode, const char* data, std::size_t n);
+    void flush();
+    void error(const char* what, const boost::system::error_code& ec = {});
+
+    Bench& b_;
+    int index_;
+    tcp::socket socket_;
+    std::vector<char> rbuf_;
+    std::size_t rbegin_ = 0, rend_ = 0;
+    std::vector<char> wbuf_, pending_;
+    bool writing_ = false;
+    bool upgraded_ = false;
+    bool closing_ = false;  // handshake mode: close frame sent
+    std::string key_;
+    std::string accept_;
+    std::uint64_t sendSeq_ = 0, recvSeq_ = 0;
+    std::deque<Clock::time_point> sentAt_;  // latency mode
+    std::string fragments_;                 // a message split over several frames
+    std::uint8_t fragOpcode_ = 0;
+};
+
+class Bench {
+public:
+    explicit Bench(Options o) : o_(std::move(o)), ioc_(1), timer_(ioc_), rng_{0x9E3779B97F4A7C15ULL ^ std::uint64_t(getpid())}
+    {
+        // The payload pattern: message seq uses pattern_[seq % 251 ...]. ASCII letters are
+        // valid UTF-8, so the same pattern serves text and binary.
+        pattern_.resize(o_.size + 256);
+        for (std::size_t i = 0; i < pattern_.size(); ++i) pattern_[i] = char('a' + (i * 7 + i / 26) % 26);
+        if (o_.binary)
+            for (std::size_t i = 0; i < pattern_.size(); ++i) pattern_[i] = char((i * 131 + 17) & 0xFF);
+        hostHeader_ = o_.host + ":" + std::to_string(o_.port);
+    }
+
+    int run();
+
+    // Called by connections.
+    const Options& opt() const { return o_; }
+    net::io_context& ioc() { return ioc_; }
+    const tcp::endpoint& endpoint() const { return endpoint_; }
+    const std::string& hostHeader() const { return hostHeader_; }
+    const char* payloadFor(std::uint64_t seq) const { return pattern_.data() + seq % 251; }
+    std::uint32_t maskKey() { return static_cast<std::uint32_t>(rng_.next() >> 16); }
+    bool sending() const { return phase_ == Phase::Warmup || phase_ == Phase::Measure; }
+    bool stopped() const { return phase_ == Phase::Done; }
+    void countMessage(std::size_t bytes, Clock::time_point sentAt)
+    {
+        if (phase_ != Phase::Measure) return;
+        ++stats_.msgs;
+        stats_.bytes += bytes;
+        if (o_.mode == "latency") latencies_.push_back(std::chrono::duration<double, std::micro>(Clock::now() - sentAt).count());
+    }
+    void countHandshake()
+    {
+        if (phase_ == Phase::Measure) ++stats_.handshakes;
+    }
+    void countError(int conn, const char* what, const boost::system::error_code& ec)
+    {
+        if (phase_ == Phase::Done) return;
+        ++stats_.errors;
+        if (errorsPrinted_++ < 5)
+            std::fprintf(stderr, "wharf-bench: conn %d: %s%s%s\n", conn, what, ec ? ": " : "", ec ? ec.message().c_str() : "");
+    }
+    void connUpgraded();
+    void handshakeIterationDone(int index);  // handshake mode: start the next iteration
+
+private:
+    enum class Phase { Setup, Warmup, Measure, Done };
+    void startPhase(Phase p);
+    void finish();
+    void startMoreConnections();
+
+    Options o_;
+    net::io_context ioc_;
+    net::steady_timer timer_;
+    Rng rng_;
+    tcp::endpoint endpoint_;
+    std::string hostHeader_;
+    std::string pattern_;
+    std::vector<std::shared_ptr<Conn>> conns_;
+    int started_ = 0;
+    int upgraded_ = 0;
+    Phase phase_ = Phase::Setup;
+    Stats stats_;
+    int errorsPrinted_ = 0;
+    std::vector<double> latencies_;
+    Clock::time_point measureStart_, measureEnd_;
+    double serverCpu0_ = -1, serverCpu1_ = -1, clientCpu0_ = 0, clientCpu1_ = 0;
+    long rssBefore_ = -1, rssAfter_ = -1;
+    bool setupFailed_ = false;
+};
+
+Conn::Conn(Bench& b, int index) : b_(b), index_(index), socket_(b.ioc()) {}
+
+void Conn::start()
+{
+    rbegin_ = rend_ = 0;
+    upgraded_ = closing_ = false;
+    socket_.async_connect(b_.endpoint(), [self = shared_from_this()](const boost::system::error_code& ec) { self->onConnect(ec); });
+}
+
+void Conn::error(const char* what, const boost::system::error_code& ec)
+{
+    b_.countError(index_, what, ec);
+    stop();
+}
+
+void Conn::onConnect(const boost::system::error_code& ec)
+{
+    if (b_.stopped()) return;
+    if (ec) return error("connect", ec);
+    socket_.set_option(tcp::no_delay(true));
+    boost::beast::websocket::detail::sec_ws_key_type key;
+    boost::beast::websocket::detail::make_sec_ws_key(key);
+    key_.assign(key.data(), key.size());
+    boost::beast::websocket::detail::sec_ws_accept_type accept;
+    boost::beast::websocket::detail::make_sec_ws_accept(accept, boost::beast::string_view(key.data(), key.size()));
+    accept_.assign(accept.data(), accept.size());
+    std::string req = "GET " + b_.opt().path + " HTTP/1.1\r\nHost: " + b_.hostHeader() +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
+                      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    wbuf_.assign(req.begin(), req.end());
+    writing_ = true;
+    net::async_write(socket_, net::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+        self->writing_ = false;
+        self->wbuf_.clear();
+        if (e && !self->b_.stopped()) self->error("write upgrade request", e);
+    });
+    // Idle connections keep only a small buffer, so the client side scales to many.
+    const bool idle = b_.opt().mode == "idle" || b_.opt().mode == "handshake";
+    rbuf_.resize(idle ? 4096 : std::max<std::size_t>(64 * 1024, 2 * (b_.opt().size + 16)));
+    readHandshake();
+}
+
+void Conn::readHandshake()
+{
+    if (rend_ == rbuf_.size()) return error("upgrade response too large");
+    socket_.async_read_some(net::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                if (self->b_.stopped()) return;
+                                if (ec) return self->error("read upgrade response", ec);
+                                self->onHandshakeBytes(n);
+                            });
+}
+
+void Conn::onHandshakeBytes(std::size_t n)
+{
+    rend_ += n;
+    std::string_view data(rbuf_.data(), rend_);
+    const auto end = data.find("\r\n\r\n");
+    if (end == std::string_view::npos) return readHandshake();
+    std::string head(data.substr(0, end + 2));
+    if (head.rfind("HTTP/1.1 101", 0) != 0) return error(("upgrade refused: " + head.substr(0, head.find('\r'))).c_str());
+    std::string lower = head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    const auto at = lower.find("\r\nsec-websocket-accept:");
+    if (at == std::string::npos) return error("no Sec-WebSocket-Accept");
+    auto valueStart = head.find_first_not_of(" \t", at + 23);
+    auto valueEnd = head.find("\r\n", valueStart);
+    std::string value = head.substr(valueStart, valueEnd - valueStart);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    if (value != accept_) return error("wrong Sec-WebSocket-Accept");
+    if (lower.find("\r\nsec-websocket-extensions:") != std::string::npos) return error("server negotiated an extension we did not offer");
+    rbegin_ = end + 4;
+    upgraded_ = true;
+    onUpgraded();
+}
+
+void Conn::onUpgraded()
+{
+    const auto& mode = b_.opt().mode;
+    if (mode == "handshake") {
+        b_.countHandshake();
+        // Close right away: 1000, then wait for the server's close and its EOF.
+        const char payload[2] = {0x03, static_cast<char>(0xE8)};
+        closing_ = true;
+        sendControl(0x8, payload, 2);
+    } else {
+        b_.connUpgraded();
+    }
+    if (!parseFrames()) return;
+    read();
+}
+
+void Conn::read()
+{
+    if (rbegin_ == rend_) rbegin_ = rend_ = 0;
+    else if (rbuf_.size() - rend_ < 4096 && rbegin_ > 0) {
+        std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+        rend_ -= rbegin_;
+        rbegin_ = 0;
+    }
+    if (rend_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
+    socket_.async_read_some(net::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                if (self->b_.stopped()) return;
+                                if (ec) {
+                                    if (self->closing_ && ec == net::error::eof) {
+                                        self->stop();
+                                        return self->b_.handshakeIterationDone(self->index_);
+                                    }
+                                    return self->error("read", ec);
+                                }
+                                self->onRead(n);
+                            });
+}
+
+void Conn::onRead(std::size_t n)
+{
+    rend_ += n;
+    if (!parseFrames()) return;
+    flush();
+    read();
+}
+
+/// Handles every complete frame in the buffer; false when the connection is finished.
+bool Conn::parseFrames()
+{
+    for (;;) {
+        const std::size_t avail = rend_ - rbegin_;
+        if (avail < 2) return true;
+        const auto* h = reinterpret_cast<const unsigned char*>(rbuf_.data() + rbegin_);
+        const bool fin = h[0] & 0x80;
+        const std::uint8_t opcode = h[0] & 0x0F;
+        if (h[0] & 0x70) return error("RSV bits set"), false;
+        if (h[1] & 0x80) return error("server frame is masked"), false;
+        std::uint64_t len = h[1] & 0x7F;
+        std::size_t headerLen = 2;
+        if (len == 126) {
+            if (avail < 4) return true;
+            len = (std::uint64_t(h[2]) << 8) | h[3];
+            headerLen = 4;
+        } else if (len == 127) {
+            if (avail < 10) return true;
+            len = 0;
+            for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
+            headerLen = 10;
+        }
+        if (len > (std::uint64_t(1) << 31)) return error("frame too large"), false;
+        if (avail < headerLen + len) {
+            if (rbuf_.size() < headerLen + len + 16) rbuf_.resize(headerLen + len + 4096);  // read() compacts first
+            return true;
+        }
+        const char* payload = rbuf_.data() + rbegin_ + headerLen;
+        rbegin_ += headerLen + len;
+        if (opcode >= 0x8) {
+            if (opcode == 0x8) {
+                if (closing_) continue;  // our close answered; wait for EOF
+                return error("server closed the connection"), false;
+            }
+            if (opcode == 0x9) sendControl(0xA, payload, len);
+            continue;
+        }
+        if (opcode == 0x0 || !fin) {
+            if (opcode != 0x0) fragOpcode_ = opcode, fragments_.clear();
+            fragments_.append(payload, len);
+            if (fin) {
+                onMessage(fragOpcode_, fragments_.data(), fragments_.size());
+                fragments_.clear();
+            }
+        } else {
+            onMessage(opcode, payload, len);
+        }
+        if (b_.stopped()) return false;
+    }
+}
+
+void Conn::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
+{
+    const auto& o = b_.opt();
+    if (recvSeq_ >= sendSeq_) return error("unsolicited message");
+    const std::uint8_t want = o.binary ? 0x2 : 0x1;
+    const std::uint64_t seq = recvSeq_++;
+    Clock::time_point sent{};
+    if (!sentAt_.empty()) {
+        sent = sentAt_.front();
+        sentAt_.pop_front();
+    }
+    if (opcode != want || n != o.size || std::memcmp(data, b_.payloadFor(seq), n) != 0) {
+        b_.countError(index_, "echo mismatch", {});
+    } else {
+        b_.countMessage(n, sent);
+    }
+    if (b_.sending()) sendMessage();
+}
+
+void Conn::sendMessage()
+{
+    const auto& o = b_.opt();
+    const std::uint64_t seq = sendSeq_++;
+    if (o.mode == "latency") sentAt_.push_back(Clock::now());
+    appendMaskedFrame(pending_, o.binary ? 0x2 : 0x1, b_.payloadFor(seq), o.size, b_.maskKey());
+}
+
+void Conn::sendControl(std::uint8_t opcode, const char* data, std::size_t n)
+{
+    appendMaskedFrame(pending_, opcode, data, n, b_.maskKey());
+    flush();
+}
+
+void Conn::flush()
+{
+    if (writing_ || pending_.empty()) return;
+    wbuf_.swap(pending_);
+    writing_ = true;
+    net::async_write(socket_, net::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->writing_ = false;
+        self->wbuf_.clear();
+        if (self->b_.stopped()) return;
+        if (ec) return self->error("write", ec);
+        self->flush();
+    });
+}
+
+void Bench::connUpgraded()
+{
+    ++upgraded_;
+    startMoreConnections();
+    if (upgraded_ == o_.conns) {
+        if (o_.mode == "idle") {
+            // Let the server settle (deferred frees, lazy buffers), then measure.
+            timer_.expires_after(std::chrono::milliseconds(1000));
+            timer_.async_wait([this](const boost::system::error_code& ec) {
+                if (ec) return;
+                rssAfter_ = procRssKiB(o_.idlePid);
+                finish();
+            });
+            return;
+        }
+        startPhase(Phase::Warmup);
+    }
+}
+
+void Bench::handshakeIterationDone(int index)
+{
+    if (!sending()) return;
+    conns_[index] = std::make_shared<Conn>(*this, index);
+    conns_[index]->start();
+}
+
+void Bench::startMoreConnections()
+{
+    while (started_ < o_.conns && started_ - upgraded_ < o_.connectConcurrency) {
+        const int i = started_++;
+        conns_[i] = std::make_shared<Conn>(*this, i);
+        conns_[i]->start();
+    }
+}
+
+void Bench::startPhase(Phase p)
+{
+    phase_ = p;
+    if (p == Phase::Warmup) {
+        if (o_.mode == "echo" || o_.mode == "latency")
+            for (auto& c : conns_) c->prime(o_.inflight);
+        if (o_.warmup <= 0) return startPhase(Phase::Measure);
+        timer_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.warmup)));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) startPhase(Phase::Measure);
+        });
+    } else if (p == Phase::Measure) {
+        stats_ = Stats{0, 0, 0, stats_.errors};  // errors of the warm-up still count
+        latencies_.clear();
+        measureStart_ = Clock::now();
+        serverCpu0_ = procCpuSeconds(o_.serverPid);
+        clientCpu0_ = selfCpuSeconds();
+        timer_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.duration)));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) finish();
+        });
+    }
+}
+
+void Bench::finish()
+{
+    if (phase_ == Phase::Done) return;
+    measureEnd_ = Clock::now();
+    serverCpu1_ = procCpuSeconds(o_.serverPid);
+    clientCpu1_ = selfCpuSeconds();
+    phase_ = Phase::Done;
+    timer_.cancel();
+    for (auto& c : conns_)
+        if (c) c->stop();
+    ioc_.stop();
+}
+
+int Bench::run()
+{
+    if (!isLoopback(o_.host, ioc_, endpoint_)) {
+        std::fprintf(stderr, "wharf-bench: refusing host '%s': only loopback addresses are allowed\n", o_.host.c_str());
+        return 2;
+    }
+    endpoint_.port(static_cast<unsigned short>(o_.port));
+    if (o_.mode == "idle") {
+        rssBefore_ = procRssKiB(o_.idlePid);
+        if (rssBefore_ < 0) {
+            std::fprintf(stderr, "wharf-bench: cannot read /proc/%ld/status\n", o_.idlePid);
+            return 2;
+        }
+    }
+    conns_.resize(static_cast<std::size_t>(o_.conns));
+    // Setup (connect + upgrade of every connection) has its own bound.
+    const auto setupLimit = std::chrono::seconds(o_.mode == "idle" ? 60 : 15);
+    net::steady_timer setupTimer(ioc_);
+    setupTimer.expires_after(setupLimit);
+    setupTimer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || phase_ != Phase::Setup) return;
+        std::fprintf(stderr, "wharf-bench: setup did not finish in time (%d of %d connections upgraded)\n", upgraded_, o_.conns);
+        setupFailed_ = true;
+        ++stats_.errors;
+        finish();
+    });
+    if (o_.mode == "handshake") {
+        startPhase(Phase::Warmup);
+        for (int i = 0; i < o_.conns; ++i) {
+            conns_[i] = std::make_shared<Conn>(*this, i);
+            conns_[i]->start();
+        }
+        setupTimer.cancel();
+    } else {
+        startMoreConnections();
+    }
+    // Hard stop: nothing may outlive setup + warm-up + duration by much.
+    std::thread watchdog([this, limit = setupLimit + std::chrono::duration_cast<std::chrono::seconds>(
+                                                     std::chrono::duration<double>(o_.warmup + o_.duration + 10))] {
+        const auto until = Clock::now() + limit;
+        while (!ioc_.stopped() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!ioc_.stopped()) {
+            std::fprintf(stderr, "wharf-bench: watchdog: run did not end in time\n");
+            std::_Exit(3);
+        }
+    });
+    ioc_.run();
+    watchdog.join();
+
+    const double secs = std::chrono::duration<double>(measureEnd_ - measureStart_).count();
+    std::string line = "mode=" + o_.mode;
+    if (!o_.label.empty()) line += " label=" + o_.label;
+    char buf[512];
+    std::snprintf(buf, sizeof buf, " conns=%d", o_.conns);
+    line += buf;
+    if (o_.mode == "echo" || o_.mode == "latency") {
+        std::snprintf(buf, sizeof buf, " inflight=%d size=%zu type=%s", o_.inflight, o_.size, o_.binary ? "binary" : "text");
+        line += buf;
+    }
+    if (o_.mode == "idle") {
+        const double per = rssAfter_ >= 0 ? double(rssAfter_ - rssBefore_) * 1024.0 / o_.conns : -1;
+        std::snprintf(buf, sizeof buf, " rss_before_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f", rssBefore_, rssAfter_, per);
+        line += buf;
+    } else {
+        std::snprintf(buf, sizeof buf, " duration_s=%.3f", secs > 0 ? secs : 0.0);
+        line += buf;
+    }
+    if (o_.mode == "echo" || o_.mode == "latency") {
+        std::snprintf(buf, sizeof buf, " msgs=%" PRIu64 " msgs_per_s=%.0f mb_per_s=%.2f", stats_.msgs,
+                      secs > 0 ? double(stats_.msgs) / secs : 0.0, secs > 0 ? double(stats_.bytes) / secs / 1e6 : 0.0);
+        line += buf;
+    }
+    if (o_.mode == "latency") {
+        auto pct = [&](double q) {
+            if (latencies_.empty()) return 0.0;
+            auto v = latencies_;
+            const auto k = std::min(v.size() - 1, static_cast<std::size_t>(q * double(v.size())));
+            std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+            return v[k];
+        };
+        std::snprintf(buf, sizeof buf, " p50_us=%.1f p99_us=%.1f p999_us=%.1f", pct(0.50), pct(0.99), pct(0.999));
+        line += buf;
+    }
+    if (o_.mode == "handshake") {
+        std::snprintf(buf, sizeof buf, " handshakes=%" PRIu64 " handshakes_per_s=%.0f", stats_.handshakes,
+                      secs > 0 ? double(stats_.handshakes) / secs : 0.0);
+        line += buf;
+    }
+    std::snprintf(buf, sizeof buf, " errors=%" PRIu64, stats_.errors);
+    line += buf;
+    if (o_.serverPid > 0 && o_.mode != "idle") {
+        std::snprintf(buf, sizeof buf, " server_cpu_s=%.2f", serverCpu1_ >= 0 && serverCpu0_ >= 0 ? serverCpu1_ - serverCpu0_ : -1.0);
+        line += buf;
+    }
+    if (o_.mode != "idle") {
+        std::snprintf(buf, sizeof buf, " client_cpu_s=%.2f", clientCpu1_ - clientCpu0_);
+        line += buf;
+    }
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    return setupFailed_ ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    Options o = parse(argc, argv);
+    Bench bench(std::move(o));
+    return bench.run();
+}
