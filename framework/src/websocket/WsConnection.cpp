@@ -339,6 +339,9 @@ bool WsConnection::parse(char*& p, char* const end)
             else p += headerSize;
             if (!startFrame(h, at, length)) return false;
             if (frameRemaining_ == 0) {
+                // An empty frame still ends its message: a compressed message must see
+                // its end (RFC 7692 7.2.2 tail) even when the final fragment is empty.
+                if (!onPayload(p, 0, true)) return false;
                 if (!onFrameComplete()) return false;
                 continue;
             }
@@ -369,6 +372,8 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
     const bool rsv1 = h[0] & 0x40;
     const std::uint8_t op = h[0] & 0x0F;
     if (!(h[1] & 0x80)) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked"), false;
+    if (length >> 63)  // RFC 6455 5.2: the most significant bit of a 64-bit length MUST be 0
+        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "64-bit payload length with the top bit set"), false;
     if (h[0] & 0x30)
         return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV2/RSV3 set without a negotiated extension"), false;
     if (!isKnownOpcode(op))
