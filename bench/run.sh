@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# bench/run.sh: builds Release in build-bench, runs wharf-bench against wharf-echo and the
+# peer servers (beast-echo, websocketpp-echo if built, Node ws if installed), and prints one
+# Markdown table of medians with ratios against websocketpp (or beast-echo without it).
+#
+#   bench/run.sh            # everything, about 5 minutes
+#   RUNS=1 DURATION=1 IDLE_CONNS=1000 bench/run.sh   # a quick look
+#   SERVERS="wharf beast" bench/run.sh                # a subset
+#   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
+#
+# Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
+# wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
+# Only 127.0.0.1 is used. Only the servers started here are stopped, by PID. Raw result
+# lines go to build-bench/bench-results.txt.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=$root/build-bench
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-3}
+WARMUP=${WARMUP:-0.5}
+IDLE_CONNS=${IDLE_CONNS:-5000}
+SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws"}
+results=$build/bench-results.txt
+
+log() { echo "run.sh: $*" >&2; }
+
+# Many idle connections need descriptors on both sides.
+want_fds=$((IDLE_CONNS + 1000))
+if [[ $(ulimit -n) -lt $want_fds ]]; then
+  ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+if [[ $(ulimit -n) -lt $want_fds ]]; then
+  IDLE_CONNS=$(( $(ulimit -n) - 1000 ))
+  log "ulimit -n is $(ulimit -n): idle test uses $IDLE_CONNS connections"
+fi
+
+# --- build ---------------------------------------------------------------------------
+if [[ ${NO_BUILD:-0} != 1 ]]; then
+  log "building Release in $build (-j1; NO_BUILD=1 skips this)"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWHARF_BUILD_BENCH=ON -DWHARF_BUILD_SAMPLES=ON \
+        -DWHARF_BUILD_TESTS=OFF >/dev/null
+  targets="wharf-echo wharf-bench beast-echo"
+  help=$(cmake --build "$build" --target help)
+  if [[ $help == *websocketpp-echo* ]]; then targets+=" websocketpp-echo"; fi
+  for t in $targets; do
+    cmake --build "$build" -j1 --target "$t" >"$build/bench-build.log" 2>&1 ||
+      { log "building $t failed; see $build/bench-build.log"; exit 1; }
+  done
+fi
+bench=$build/bench/wharf-bench
+if [[ -d $here/peers/node_modules/ws ]] || (command -v npm >/dev/null && (cd "$here/peers" && timeout 120 npm ci --no-audit --no-fund >/dev/null 2>&1)); then
+  have_ws=1
+else
+  have_ws=0
+fi
+
+server_cmd() {  # name -> "cpus|command"
+  case $1 in
+    wharf)       echo "0|$build/samples/echo/wharf-echo --host 127.0.0.1 --port 0 --threads 1 --no-deflate" ;;
+    wharf-2t)    echo "0,1|$build/samples/echo/wharf-echo --host 127.0.0.1 --port 0 --threads 2 --no-deflate" ;;
+    beast)       echo "0|$build/bench/beast-echo --port 0 --threads 1" ;;
+    websocketpp) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1" ;;
+    ws)          [[ $have_ws == 1 ]] && command -v node >/dev/null && echo "0|node $here/peers/ws-echo.mjs --port 0" ;;
+  esac
+  return 0
+}
+
+# --- server control --------------------------------------------------------------------
+server_pid=
+server_port=
+server_out=$(mktemp)
+stop_server() {
+  [[ -z $server_pid ]] && return 0
+  if kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+trap 'stop_server; rm -f "$server_out"' EXIT
+
+start_server() {  # name
+  local spec cpus cmd
+  spec=$(server_cmd "$1")
+  cpus=${spec%%|*}
+  cmd=${spec#*|}
+  : >"$server_out"
+  # shellcheck disable=SC2086
+  taskset -c "$cpus" $cmd >"$server_out" 2>&1 &
+  server_pid=$!
+  server_port=
+  for _ in $(seq 100); do
+    server_port=$(sed -n 's|.*echoing at ws://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
+    [[ -n $server_port ]] && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$1 did not start:"; cat "$server_out" >&2
+  stop_server
+  return 1
+}
+
+load() {  # label args... -> one result line
+  local label=$1; shift
+  local line
+  line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 --port "$server_port" --label "$label" "$@") || true
+  [[ -z $line ]] && line="mode=failed label=$label errors=1"
+  echo "$line" >>"$results"
+  echo "$line" >&2
+}
+
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# --- workloads ---------------------------------------------------------------------
+declare -A lines  # "server/workload" -> newline-separated result lines
+: >"$results"
+{ echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"; } >>"$results"
+
+ran=()
+for s in $SERVERS; do
+  [[ -z $(server_cmd "$s") ]] && { log "skipping $s (not available)"; continue; }
+  ran+=("$s")
+  log "server $s"
+  start_server "$s" || continue
+  for r in $(seq "$RUNS"); do
+    lines[$s/echo16]+="$(load "$s" --mode echo --conns 100 --inflight 16 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+    lines[$s/echo64k]+="$(load "$s" --mode echo --conns 10 --inflight 4 --size 65536 --binary --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+    lines[$s/latency]+="$(load "$s" --mode latency --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+    lines[$s/handshake]+="$(load "$s" --mode handshake --conns 8 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+  done
+  stop_server
+  # Idle memory: a fresh server each run, so earlier runs' freed memory does not hide the cost.
+  for r in $(seq "$RUNS"); do
+    start_server "$s" || break
+    lines[$s/idle]+="$(load "$s" --mode idle --conns "$IDLE_CONNS" --pid "$server_pid")"$'\n'
+    stop_server
+  done
+done
+
+# --- table ---------------------------------------------------------------------------
+median() {  # values on stdin -> median (empty when none)
+  grep -E '^-?[0-9.]+$' | sort -g | awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+metric() {  # server workload key -> median over runs
+  local l
+  while IFS= read -r l; do [[ -n $l ]] && field "$l" "$3"; done <<<"${lines[$1/$2]:-}" | median
+}
+cpu_per_msg() {  # server -> median server CPU microseconds per echoed message (echo16)
+  local l
+  while IFS= read -r l; do
+    [[ -z $l ]] && continue
+    local c m
+    c=$(field "$l" server_cpu_s); m=$(field "$l" msgs)
+    [[ -n $c && -n $m && $m != 0 ]] && awk -v c="$c" -v m="$m" 'BEGIN {printf "%.3f\n", c * 1e6 / m}'
+  done <<<"${lines[$1/echo16]:-}" | median
+}
+errors_total() {
+  local s=$1 w l total=0 e
+  for w in echo16 echo64k latency handshake idle; do
+    while IFS= read -r l; do
+      [[ -z $l ]] && continue
+      e=$(field "$l" errors); total=$((total + ${e:-1}))
+    done <<<"${lines[$s/$w]:-}"
+  done
+  echo "$total"
+}
+ratio() {  # value base -> "x.xx×"
+  [[ -z $1 || -z $2 ]] && { echo "–"; return; }
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "–"; else printf "%.2f×", a / b }'
+}
+fmt() { [[ -z $1 ]] && echo "–" || awk -v v="$1" -v d="$2" 'BEGIN {printf "%." d "f", v}'; }
+
+base=beast
+for s in "${ran[@]}"; do [[ $s == websocketpp ]] && base=websocketpp; done
+b_echo=$(metric "$base" echo16 msgs_per_s)
+b_big=$(metric "$base" echo64k mb_per_s)
+b_hs=$(metric "$base" handshake handshakes_per_s)
+
+echo
+echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
+echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
+echo
+echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | idle bytes/conn ($IDLE_CONNS) | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for s in "${ran[@]}"; do
+  e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s)
+  p50=$(metric "$s" latency p50_us); p99=$(metric "$s" latency p99_us)
+  hs=$(metric "$s" handshake handshakes_per_s); idle=$(metric "$s" idle bytes_per_conn)
+  echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per_msg "$s")" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$idle" 0) | $(errors_total "$s") |"
+done
+echo
+echo "Raw lines: $results"
