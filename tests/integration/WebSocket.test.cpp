@@ -500,4 +500,125 @@ TEST_SUITE("websocket")
         CHECK(rec->snapshot().closeStatus == CloseStatus::PolicyViolation);
         CHECK(client.waitForEof());
     }
+
+    TEST_CASE("partial and ping/pong listeners see fragments, pings and pongs")
+    {
+        struct Partial : WebSocketListener, WebSocketPartialListener, WebSocketPingPongListener {
+            std::mutex m;
+            std::vector<std::pair<std::string, bool>> fragments;
+            std::vector<std::string> pings, pongs;
+            std::atomic<int> wholeMessages{0};
+            void onText(std::string_view) override { ++wholeMessages; }
+            void onTextFragment(std::string_view f, bool last) override
+            {
+                std::lock_guard l(m);
+                fragments.emplace_back(std::string(f), last);
+            }
+            void onBinaryFragment(std::span<const std::byte> f, bool last) override
+            {
+                std::lock_guard l(m);
+                fragments.emplace_back(std::string(reinterpret_cast<const char*>(f.data()), f.size()), last);
+            }
+            void onPing(std::span<const std::byte> p) override
+            {
+                std::lock_guard l(m);
+                pings.emplace_back(reinterpret_cast<const char*>(p.data()), p.size());
+            }
+            void onPong(std::span<const std::byte> p) override
+            {
+                std::lock_guard l(m);
+                pongs.emplace_back(reinterpret_cast<const char*>(p.data()), p.size());
+            }
+        };
+        auto listener = std::make_shared<Partial>();
+        TestServer server([&](ServletContextHandler& c) {
+            c.addWebSocket("/p", [&](WebSocketServletFactory& f) {
+                f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) { return listener; });
+            });
+        });
+        RawClient client(server.port());
+        REQUIRE(client.handshake("/p").status == 101);
+        // "é" (C3 A9) split across two fragments: the first fragment must not end inside it.
+        client.sendFrame(0x1, "ab\xC3", false);
+        client.sendFrame(0x0, "\xA9" "cd", true);
+        client.sendFrame(0x2, "xyz", true);
+        client.sendFrame(0x9, "p1");
+        client.sendFrame(0xA, "unsolicited");
+        auto pong = client.readFrame();
+        REQUIRE(pong);
+        CHECK(pong->opcode == 0xA);
+        CHECK(pong->payload == "p1");
+        client.sendClose(1000);
+        REQUIRE(client.readUntilClose());
+        std::lock_guard l(listener->m);
+        REQUIRE(listener->fragments.size() == 3);
+        CHECK(listener->fragments[0] == std::pair<std::string, bool>{"ab", false});
+        CHECK(listener->fragments[1] == std::pair<std::string, bool>{"\xC3\xA9" "cd", true});
+        CHECK(listener->fragments[2] == std::pair<std::string, bool>{"xyz", true});
+        CHECK(listener->wholeMessages == 0);
+        CHECK(listener->pings == std::vector<std::string>{"p1"});
+        CHECK(listener->pongs == std::vector<std::string>{"unsolicited"});
+    }
+
+    TEST_CASE("a session's own idle timeout replaces the factory's")
+    {
+        Fixture fx;  // factory default: 30 s
+        TestServer server(fx.setup());
+        RawClient client(server.port());
+        REQUIRE(client.handshake("/rec").status == 101);
+        auto rec = fx.recorder();
+        REQUIRE(rec->waitFor([](const auto& e) { return e.connected; }));
+        rec->session().setIdleTimeout(std::chrono::milliseconds(200));
+        auto close = client.readUntilClose(std::chrono::seconds(5));
+        REQUIRE(close);
+        CHECK(close->closeCode() == 1001);
+    }
+
+    TEST_CASE("permessage-deflate is negotiated when enabled and messages round-trip")
+    {
+        TestServer server([](ServletContextHandler& c) {
+            c.addWebSocket("/z", [](WebSocketServletFactory& f) {
+                f.setPermessageDeflate(true);
+                f.addMapping<EchoListener>("/");
+            });
+            c.addWebSocket("/plain", [](WebSocketServletFactory& f) { f.addMapping<EchoListener>("/"); });
+        });
+        RawClient client(server.port());
+        const auto r = client.handshake("/z", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        REQUIRE(r.status == 101);
+        CHECK(r.header("Sec-WebSocket-Extensions") == "permessage-deflate");
+        // An uncompressed message is still fine; a long reply comes back compressed (RSV1).
+        client.sendText(std::string(1000, 'a'));
+        auto f = client.readFrame();
+        REQUIRE(f);
+        CHECK(f->rsv1);
+        CHECK(f->payload.size() < 100);
+        RawClient off(server.port());
+        const auto r2 = off.handshake("/plain", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        REQUIRE(r2.status == 101);
+        CHECK_FALSE(r2.header("Sec-WebSocket-Extensions"));
+    }
+
+    TEST_CASE("a server with two connectors serves both")
+    {
+        Server server;
+        server.addConnector({"127.0.0.1", 0, std::nullopt});
+        server.addConnector({"127.0.0.1", 0, std::nullopt});
+        auto context = std::make_shared<ServletContextHandler>("/");
+        context->addWebSocket("/echo", [](WebSocketServletFactory& f) { f.addMapping<EchoListener>("/"); });
+        server.setHandler(context);
+        server.setThreads(1);
+        server.start();
+        REQUIRE(server.port(0) != server.port(1));
+        for (std::size_t i = 0; i < 2; ++i) {
+            RawClient client(server.port(i));
+            REQUIRE(client.handshake("/echo").status == 101);
+            client.sendText("via " + std::to_string(i));
+            auto f = client.readFrame();
+            REQUIRE(f);
+            CHECK(f->payload == "via " + std::to_string(i));
+        }
+        CHECK_THROWS_AS(server.port(2), std::out_of_range);
+        server.stop();
+    }
 }

@@ -132,31 +132,32 @@ bool RawClient::need(std::size_t n, std::chrono::steady_clock::time_point deadli
     return true;
 }
 
-HttpResponse RawClient::readResponse(std::chrono::milliseconds timeout)
+HttpResponse RawClient::readResponse(std::chrono::milliseconds timeout, bool headRequest)
 {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::size_t end;
     while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
         if (!fill(deadline)) throw std::runtime_error("no complete HTTP response (timeout or closed); got: " + buf_);
     HttpResponse r;
-    const std::string head = buf_.substr(0, end);
+    const std::string headText = buf_.substr(0, end);
     buf_.erase(0, end + 4);
-    std::size_t lineEnd = head.find("\r\n");
-    const std::string statusLine = head.substr(0, lineEnd);
+    std::size_t lineEnd = headText.find("\r\n");
+    const std::string statusLine = headText.substr(0, lineEnd);
     const auto sp1 = statusLine.find(' ');
     r.status = std::stoi(statusLine.substr(sp1 + 1, 3));
     r.reason = statusLine.size() > sp1 + 5 ? statusLine.substr(sp1 + 5) : "";
     while (lineEnd != std::string::npos) {
         const auto start = lineEnd + 2;
-        lineEnd = head.find("\r\n", start);
-        const std::string line = head.substr(start, lineEnd == std::string::npos ? std::string::npos : lineEnd - start);
+        lineEnd = headText.find("\r\n", start);
+        const std::string line = headText.substr(start, lineEnd == std::string::npos ? std::string::npos : lineEnd - start);
         const auto colon = line.find(':');
         if (colon == std::string::npos) continue;
         std::string value = line.substr(colon + 1);
         while (!value.empty() && value.front() == ' ') value.erase(0, 1);
         r.headers.emplace_back(line.substr(0, colon), value);
     }
-    if (auto cl = r.header("Content-Length")) {
+    const bool bodyless = headRequest || r.status == 204 || r.status == 304 || r.status / 100 == 1;
+    if (auto cl = r.header("Content-Length"); cl && !bodyless) {
         const auto length = std::stoul(*cl);
         if (!need(length, deadline)) throw std::runtime_error("HTTP body incomplete");
         r.body = buf_.substr(0, length);

@@ -48,7 +48,8 @@ public:
 
     void sendRaw(std::string_view bytes);
     /// Reads one HTTP response (headers + Content-Length body). Throws on timeout.
-    HttpResponse readResponse(std::chrono::milliseconds timeout = 5s);
+    /// `head`: the response answers a HEAD request, so no body follows its Content-Length.
+    HttpResponse readResponse(std::chrono::milliseconds timeout = 5s, bool head = false);
     /// Sends `GET target` with Host and any extra header lines ("Name: value\r\n").
     HttpResponse get(std::string_view target, std::string_view extraHeaders = {});
 

@@ -132,8 +132,7 @@ public:
     const std::optional<std::filesystem::path>& file() const noexcept { return file_; }
     std::uint64_t fileSize() const noexcept { return fileSize_; }
 
-    /// Sets status, a text/plain body with `message` (or the reason phrase) and
-    /// `Connection: close` when `close` is true.
+    /// Sets status and a text/plain body with `message` (or the reason phrase); drops a file body.
     void sendError(int status, std::string_view message = {});
 
     /// Close the connection after this response (no keep-alive).

@@ -37,7 +37,7 @@ struct ServerConnector {
 struct HttpLimits {
     std::size_t maxHeaderSize = defaults::maxHeaderSize;  ///< request line + headers; over: 431
     std::size_t maxBodySize = defaults::maxBodySize;      ///< over: 413
-    std::chrono::milliseconds requestTimeout = defaults::requestTimeout;      ///< whole request; over: 408 + close
+    std::chrono::milliseconds requestTimeout = defaults::requestTimeout;      ///< whole request (and writing its response); over: 408 + close
     std::chrono::milliseconds keepAliveTimeout = defaults::keepAliveTimeout;  ///< idle between requests
 };
 

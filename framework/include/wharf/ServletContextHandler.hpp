@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -18,7 +19,7 @@ class WebSocketServletFactory;
 
 /// A plain HTTP endpoint (Jetty's HttpServlet). Unoverridden methods answer 405 with
 /// an Allow header listing the ones that are overridden (learned from the servlet's type
-/// when it is added). HEAD defaults to GET without the body; OPTIONS answers 204 with Allow.
+/// when it is added, so declare the overrides public). HEAD defaults to GET without the body; OPTIONS answers 204 with Allow.
 /// Thread-safety: called from any server thread at once.
 class HttpServlet {
 public:
@@ -79,6 +80,7 @@ public:
         requires std::derived_from<S, HttpServlet>
     void addServlet(std::string_view pathSpec, std::shared_ptr<S> servlet)
     {
+        if (!servlet) throw std::invalid_argument("addServlet: the servlet is null");
         servlet->setImplementedMethods(HttpServlet::overriddenMethods<S>());
         addServletImpl(pathSpec, std::move(servlet));
     }

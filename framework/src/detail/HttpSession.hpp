@@ -41,7 +41,7 @@ template <class Derived>
 class HttpSession : public Closable {
 public:
     HttpSession(Strand strand, std::shared_ptr<ServerState> server, std::string remote)
-        : strand_(std::move(strand)), server_(std::move(server)), remote_(std::move(remote))
+        : strand_(std::move(strand)), server_(std::move(server)), remote_(std::move(remote)), requestTimer_(strand_)
     {
     }
 
@@ -98,10 +98,21 @@ protected:
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->limits.maxHeaderSize));
         parser_->body_limit(server_->limits.maxBodySize);
-        beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
+        // Our own timer rather than the stream's expiry: Beast's timeout closes the socket,
+        // and a slow request is owed a 408 (RFC 9110 15.5.9) before we close.
+        beast::get_lowest_layer(derived().stream()).expires_never();
+        timedOut_ = false;
+        requestTimer_.expires_after(server_->limits.requestTimeout);
+        requestTimer_.async_wait([self = derived().shared_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            self->timedOut_ = true;
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(self->derived().stream()).socket().cancel(ignored);
+        });
         http::async_read(derived().stream(), buffer_, *parser_,
                          [self = derived().shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                             self->onRead(ec);
+                             self->requestTimer_.cancel();
+                             self->onRead(self->timedOut_ ? beast::error::timeout : ec);
                          });
     }
 
@@ -139,6 +150,7 @@ protected:
     void writeResponse(Response&& response, bool keepAlive)
     {
         keepAlive_ = keepAlive;
+        // A peer that does not read its response is dropped after the request timeout.
         beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
         if (response.file() && !head_) {
             auto res = std::make_shared<http::response<http::file_body>>();
@@ -147,8 +159,8 @@ protected:
                 res->content_length(response.fileSize());
                 return write(std::move(res));
             }
-            response.setBody(std::string(reasonPhrase(404)));
-            response.setStatus(404);
+            response = Response();  // the file vanished: none of its headers apply
+            response.sendError(404);
         }
         auto res = std::make_shared<http::response<http::string_body>>();
         fillHeader(response, res->base(), keepAlive);
@@ -201,6 +213,8 @@ protected:
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::uint64_t registryId_ = 0;
+    boost::asio::steady_timer requestTimer_;
+    bool timedOut_ = false;
     bool firstRequest_ = true;
     bool busy_ = false;
     bool stopping_ = false;

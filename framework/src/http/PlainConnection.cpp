@@ -76,7 +76,10 @@ private:
         closing_ = true;
         boost::system::error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
-        if (ec) return socket_.close(ec);
+        if (ec) {
+            socket_.close(ec);
+            return;
+        }
         timer_.expires_after(lingerTimeout);
         timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& e) {
             if (!e) closeSocket();

@@ -455,9 +455,13 @@ bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
     if (text && !utf8_.feed(chunk))
         return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
     if (frameEnd && size == frameLength_ && message_.empty() && (frameFin_ || partial_)) {
-        // The whole frame is in the read buffer: hand it over without copying.
+        // The whole frame is in the read buffer: hand it over without copying. A partial
+        // text fragment keeps an unfinished code point back for the next fragment.
         frameDelivered_ = true;
-        return deliverMessageChunk(chunk, frameFin_);
+        const std::size_t keep = text && !frameFin_ ? utf8_.pendingBytes() : 0;
+        if (!deliverMessageChunk(chunk.substr(0, size - keep), frameFin_)) return false;
+        message_.append(chunk.substr(size - keep));
+        return true;
     }
     message_.append(chunk);
     return true;
