@@ -405,7 +405,11 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
             utf8_.reset();
             message_.clear();
         }
-        if (length > policy_.maxFrameSize)
+        // A compressed frame may carry a little more than its share of the inflated
+        // message (deflate overhead on incompressible data): same slack as below.
+        const std::size_t frameLimit =
+            messageCompressed_ ? policy_.maxFrameSize + policy_.maxFrameSize / 64 + 64 : policy_.maxFrameSize;
+        if (length > frameLimit)
             return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
                         fmt::format("frame of {} bytes exceeds the limit of {}", length, policy_.maxFrameSize)), false;
         messageReceived_ += length;
