@@ -1,6 +1,7 @@
 // wharf-chat: the chat room of Jetty's ChatEndPoint sample, in wharf.
 //
 //   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
+//              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
 //
 // Serves the chat page at "/" and the chat's WebSocket at "/chat". The first text a
 // client sends is its name; every later one goes to everybody as "name: text".
@@ -73,6 +74,17 @@ int main(int argc, char** argv)
         ->capture_default_str()->check(CLI::NonNegativeNumber);
     app.add_option("--public", publicDir, "directory of the chat page (index.html)")
         ->default_str(defaultPublicDir().string());
+    fs::path tlsCert;
+    fs::path tlsKey;
+    int tlsPort = 8443;
+    bool noPlain = false;
+    auto* certOption = app.add_option("--tls-cert", tlsCert, "PEM certificate chain, leaf first: serve https/wss too");
+    auto* keyOption = app.add_option("--tls-key", tlsKey, "PEM private key of --tls-cert");
+    certOption->needs(keyOption);
+    keyOption->needs(certOption);
+    app.add_option("--tls-port", tlsPort, "TCP port of the TLS connector")
+        ->capture_default_str()->check(CLI::Range(0, 65535));
+    app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
     CLI11_PARSE(app, argc, argv);
 
     if (publicDir.empty()) publicDir = defaultPublicDir();
@@ -97,7 +109,14 @@ int main(int argc, char** argv)
         wharf::ServerConnector connector;
         connector.host = host;
         connector.port = static_cast<std::uint16_t>(port);
-        server.addConnector(connector);
+        if (!noPlain) server.addConnector(connector);
+        if (!tlsCert.empty()) {
+            connector.port = static_cast<std::uint16_t>(tlsPort);
+            connector.ssl = wharf::SslConfig{};
+            connector.ssl->certificateChainFile = tlsCert;
+            connector.ssl->privateKeyFile = tlsKey;
+            server.addConnector(connector);
+        }
         server.setThreads(threads);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
@@ -115,7 +134,9 @@ int main(int argc, char** argv)
         return 1;
     }
 
-    fmt::print("wharf-chat: open http://{}:{}/ in your browser\n", browserHost(host), server.port());
+    if (!noPlain) fmt::print("wharf-chat: open http://{}:{}/ in your browser\n", browserHost(host), server.port());
+    if (!tlsCert.empty())
+        fmt::print("wharf-chat: open https://{}:{}/ in your browser\n", browserHost(host), server.port(noPlain ? 0 : 1));
     fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
     std::fflush(stdout);
 

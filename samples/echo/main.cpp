@@ -3,6 +3,7 @@
 //
 //   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 300]
 //              [--max-message-size 16777216] [--no-deflate]
+//              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 9443] [--no-plain]]
 //
 // Any path under /echo works (ws://localhost:9001/echo, /echo/anything).
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
@@ -91,6 +92,17 @@ int main(int argc, char** argv)
                    "largest text or binary message in bytes; larger ones close with 1009")
         ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_flag("--no-deflate", noDeflate, "turn permessage-deflate off");
+    std::string tlsCert;
+    std::string tlsKey;
+    int tlsPort = 9443;
+    bool noPlain = false;
+    auto* certOption = app.add_option("--tls-cert", tlsCert, "PEM certificate chain, leaf first: serve wss too");
+    auto* keyOption = app.add_option("--tls-key", tlsKey, "PEM private key of --tls-cert");
+    certOption->needs(keyOption);
+    keyOption->needs(certOption);
+    app.add_option("--tls-port", tlsPort, "TCP port of the TLS connector")
+        ->capture_default_str()->check(CLI::Range(0, 65535));
+    app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
     CLI11_PARSE(app, argc, argv);
 
     // Block SIGINT/SIGTERM before any server thread exists, so every thread inherits the
@@ -106,7 +118,14 @@ int main(int argc, char** argv)
         wharf::ServerConnector connector;
         connector.host = host;
         connector.port = static_cast<std::uint16_t>(port);
-        server.addConnector(connector);
+        if (!noPlain) server.addConnector(connector);
+        if (!tlsCert.empty()) {
+            connector.port = static_cast<std::uint16_t>(tlsPort);
+            connector.ssl = wharf::SslConfig{};
+            connector.ssl->certificateChainFile = tlsCert;
+            connector.ssl->privateKeyFile = tlsKey;
+            server.addConnector(connector);
+        }
         server.setThreads(threads);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
@@ -126,8 +145,12 @@ int main(int argc, char** argv)
         return 1;
     }
 
-    fmt::print("wharf-echo: echoing at ws://{}:{}/echo (permessage-deflate {}, messages up to {} bytes)\n",
-               browserHost(host), server.port(), noDeflate ? "off" : "on", maxMessageSize);
+    if (!noPlain)
+        fmt::print("wharf-echo: echoing at ws://{}:{}/echo (permessage-deflate {}, messages up to {} bytes)\n",
+                   browserHost(host), server.port(), noDeflate ? "off" : "on", maxMessageSize);
+    if (!tlsCert.empty())
+        fmt::print("wharf-echo: echoing at wss://{}:{}/echo (permessage-deflate {}, messages up to {} bytes)\n",
+                   browserHost(host), server.port(noPlain ? 0 : 1), noDeflate ? "off" : "on", maxMessageSize);
     std::fflush(stdout);
 
     int received = 0;
