@@ -148,6 +148,12 @@ async function main() {
 
     await send(alice, 'alice');
     await waitForMessages(alice, 'alice', ['* alice joined']);
+    // A refused name is answered to bob alone, and the page keeps asking for a name.
+    await send(bob, '*bob');
+    await waitForMessages(bob, 'bob', ["* name not accepted: names cannot start with '*'"]);
+    if (await bob.getAttribute('#m', 'placeholder') !== 'your name') {
+        throw new Error('after a refused name the input no longer asks for a name');
+    }
     await send(bob, 'bob');
     await waitForMessages(alice, 'alice', ['* bob joined']);
     await waitForMessages(bob, 'bob', ['* bob joined']);
