@@ -117,10 +117,29 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # --- workloads ---------------------------------------------------------------------
 declare -A lines  # "server/workload" -> newline-separated result lines
-: >"$results"
-{ echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"; } >>"$results"
-
 ran=()
+if [[ ${TABLE_ONLY:-0} == 1 ]]; then
+  # Re-render the table from an earlier run's raw lines.
+  while IFS= read -r l; do
+    [[ $l == mode=* ]] || continue
+    s=$(sed -n 's/.* label=\([^ ]*\).*/\1/p' <<<"$l")
+    case $l in
+      "mode=echo "*" size=16 "*) w=echo16 ;;
+      "mode=echo "*" size=65536 "*) w=echo64k ;;
+      mode=latency*) w=latency ;;
+      mode=handshake*) w=handshake ;;
+      mode=idle*) w=idle; IDLE_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l") ;;
+      *) continue ;;
+    esac
+    [[ " ${ran[*]} " == *" $s "* ]] || ran+=("$s")
+    lines[$s/$w]+="$l"$'\n'
+  done <"$results"
+  SERVERS=
+else
+  : >"$results"
+fi
+[[ ${TABLE_ONLY:-0} == 1 ]] || { echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"; } >>"$results"
+
 for s in $SERVERS; do
   [[ -z $(server_cmd "$s") ]] && { log "skipping $s (not available)"; continue; }
   ran+=("$s")
@@ -143,20 +162,21 @@ done
 
 # --- table ---------------------------------------------------------------------------
 median() {  # values on stdin -> median (empty when none)
-  grep -E '^-?[0-9.]+$' | sort -g | awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+  { grep -E '^-?[0-9.]+$' || true; } | sort -g | awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
 metric() {  # server workload key -> median over runs
   local l
-  while IFS= read -r l; do [[ -n $l ]] && field "$l" "$3"; done <<<"${lines[$1/$2]:-}" | median
+  while IFS= read -r l; do [[ -n $l ]] && field "$l" "$3"; true; done <<<"${lines[$1/$2]:-}" | median
 }
-cpu_per_msg() {  # server -> median server CPU microseconds per echoed message (echo16)
+cpu_per() {  # server workload count-field -> median server CPU microseconds per counted item
   local l
   while IFS= read -r l; do
     [[ -z $l ]] && continue
     local c m
-    c=$(field "$l" server_cpu_s); m=$(field "$l" msgs)
+    c=$(field "$l" server_cpu_s); m=$(field "$l" "$3")
     [[ -n $c && -n $m && $m != 0 ]] && awk -v c="$c" -v m="$m" 'BEGIN {printf "%.3f\n", c * 1e6 / m}'
-  done <<<"${lines[$1/echo16]:-}" | median
+    true
+  done <<<"${lines[$1/$2]:-}" | median
 }
 errors_total() {
   local s=$1 w l total=0 e
@@ -183,14 +203,15 @@ b_hs=$(metric "$base" handshake handshakes_per_s)
 echo
 echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
 echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
+echo "Server CPU columns: server utime+stime over the measured window / messages (or handshakes) in it."
 echo
-echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | idle bytes/conn ($IDLE_CONNS) | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn ($IDLE_CONNS) | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for s in "${ran[@]}"; do
   e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s)
   p50=$(metric "$s" latency p50_us); p99=$(metric "$s" latency p99_us)
   hs=$(metric "$s" handshake handshakes_per_s); idle=$(metric "$s" idle bytes_per_conn)
-  echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per_msg "$s")" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$idle" 0) | $(errors_total "$s") |"
+  echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) | $(fmt "$idle" 0) | $(errors_total "$s") |"
 done
 echo
 echo "Raw lines: $results"
