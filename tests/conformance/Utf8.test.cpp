@@ -46,7 +46,7 @@ std::vector<Invalid> invalidTable()
         {"lead C2 followed by ASCII", "\xc2\x41"s, 2},
         {"lead E2 followed by ASCII", "\xe2\x28\xa1"s, 2},
         {"lead F0 cut by ASCII", "\xf0\x9f\x98\x41"s, 4},
-        {"Autobahn 6.4.1 kosme then surrogate", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"s, 13},
+        {"Autobahn 6.4.1 kosme then surrogate", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80" "edited"s, 13},
         {"truncated 2-byte at end", "abc\xc2"s, 0},
         {"truncated 3-byte at end", "\xe2\x82"s, 0},
         {"truncated 4-byte at end", "ok\xf0\x9f\x98"s, 0},

@@ -49,13 +49,15 @@ public:
     {
         boost::asio::post(strand_, [self = derived().shared_from_this()] {
             self->stopping_ = true;
-            if (!self->busy_) self->derived().shutdown();
+            if (!self->busy_ && !self->upgraded_) self->derived().shutdown();
         });
     }
 
     void forceClose() override
     {
-        boost::asio::post(strand_, [self = derived().shared_from_this()] { self->derived().closeNow(); });
+        boost::asio::post(strand_, [self = derived().shared_from_this()] {
+            if (!self->upgraded_) self->derived().closeNow();
+        });
     }
 
 protected:
@@ -118,9 +120,11 @@ protected:
 
     void onRead(const boost::system::error_code& ec)
     {
-        if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
-            ec == boost::asio::error::connection_reset || ec == boost::asio::error::operation_aborted)
+        // The peer went away (EOF, reset, TLS truncation, ...): nobody to answer.
+        // Only parse errors (Beast's HTTP category) and our timeout are owed a status.
+        if (ec && ec != beast::error::timeout && ec.category() != http::make_error_code(http::error::need_more).category())
             return derived().shutdown();
+        if (ec == http::error::end_of_stream) return derived().shutdown();
         Response response;
         bool keepAlive = false;
         Request request;
@@ -200,6 +204,7 @@ protected:
                               if (ec) return self->derived().shutdown();
                               beast::get_lowest_layer(self->derived().stream()).expires_never();
                               self->unregister();
+                              self->upgraded_ = true;  // the stream belongs to the WebSocket now
                               const auto early = self->buffer_.data();
                               self->derived().startWebSocket(
                                   std::move(action),
@@ -215,6 +220,7 @@ protected:
     std::uint64_t registryId_ = 0;
     boost::asio::steady_timer requestTimer_;
     bool timedOut_ = false;
+    bool upgraded_ = false;
     bool firstRequest_ = true;
     bool busy_ = false;
     bool stopping_ = false;

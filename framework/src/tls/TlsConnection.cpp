@@ -264,7 +264,7 @@ public:
 
     void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
     {
-        upgraded_ = true;  // stream_ is moved out: nothing here may touch it again
+        // HttpSession set upgraded_: stream_ is moved out, nothing here may touch it again.
         auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_, std::move(action),
                                                     remote_);
         ws->start(early);
@@ -287,7 +287,6 @@ private:
 
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
-    bool upgraded_ = false;
     bool shuttingDown_ = false;
 };
 
