@@ -4,12 +4,14 @@
 # Exits with ctest's status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+buildDir=${WHARF_BUILD_DIR:-build}   # override: WHARF_BUILD_DIR=build-x
+jobs=${WHARF_JOBS:-$(nproc)}          # override: WHARF_JOBS=1 on a busy machine
 
 scripts/install-deps.sh --tests
-echo "run-tests: configuring (build/) ..."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release --log-level=WARNING
+echo "run-tests: configuring ($buildDir/) ..."
+cmake -S . -B "$buildDir" -DCMAKE_BUILD_TYPE=Release --log-level=WARNING
 echo "run-tests: building ..."
-cmake --build build -j"$(nproc)"
+cmake --build "$buildDir" -j"$jobs"
 
 # The e2e test's node packages (exact versions from package-lock.json); reinstalled only
 # when the installed playwright-core is not the pinned one.
@@ -22,4 +24,4 @@ fi
 
 echo "run-tests: running tests ..."
 # Every test binds port 0, so two at a time is safe.
-exec ctest --test-dir build --output-on-failure -j2
+exec ctest --test-dir "$buildDir" --output-on-failure -j2
