@@ -228,4 +228,29 @@ TEST_SUITE("http")
         stopper.join();
         CHECK_FALSE(first.isRunning());
     }
+
+    TEST_CASE("request targets: absolute form is routed by its path; Host is required once")
+    {
+        TestServer server([](ServletContextHandler& c) { c.addServlet("/hello/*", std::make_shared<HelloServlet>()); });
+        RawClient client(server.port());
+        client.sendRaw("GET http://example.test:8080/hello/abs?name=x HTTP/1.1\r\nHost: example.test:8080\r\n\r\n");
+        auto r = client.readResponse();
+        CHECK(r.status == 200);
+        CHECK(r.body == "hello x from /hello/abs");
+        {
+            RawClient noHost(server.port());
+            noHost.sendRaw("GET /hello HTTP/1.1\r\n\r\n");
+            r = noHost.readResponse();
+            CHECK(r.status == 400);
+            CHECK(r.body.find("Host") != std::string::npos);
+        }
+        {
+            RawClient twoHosts(server.port());
+            twoHosts.sendRaw("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+            CHECK(twoHosts.readResponse().status == 400);
+        }
+        RawClient http10(server.port());
+        http10.sendRaw("GET /hello HTTP/1.0\r\n\r\n");  // HTTP/1.0 needs no Host
+        CHECK(http10.readResponse().status == 200);
+    }
 }

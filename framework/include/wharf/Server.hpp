@@ -30,7 +30,7 @@ struct SslConfig {
 struct ServerConnector {
     std::string host = "0.0.0.0";      ///< address to bind ("::" for all IPv6, "127.0.0.1", ...)
     std::uint16_t port = 8080;         ///< 0 picks a free port; read it with Server::port()
-    std::optional<SslConfig> ssl;      ///< set for a TLS (https/wss) connector
+    std::optional<SslConfig> ssl = std::nullopt;  ///< set for a TLS (https/wss) connector
 };
 
 /// HTTP limits, applied to every connector.

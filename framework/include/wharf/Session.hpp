@@ -25,6 +25,8 @@ using SendCallback = std::function<void(std::error_code)>;
 
 /// A message framed once and sendable to any number of sessions: a broadcast builds
 /// one Message and every session sends the same bytes (no per-recipient framing or copy).
+/// A session with permessage-deflate compresses it for itself when it is above the
+/// threshold (compressed bytes depend on each session's compression context).
 /// Thread-safety: immutable; share freely.
 class Message {
 public:

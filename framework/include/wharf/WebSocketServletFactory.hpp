@@ -44,8 +44,10 @@ struct WebSocketPolicy {
 
 /// Set up inside ServletContextHandler::addWebSocket's configure callback: settings
 /// first, then mappings; each mapping keeps the settings in force when it was added.
-/// Mapping path specs are matched against the path in the context, with the same
-/// syntax as servlet specs ("/", "/rooms/{room}", "/echo/*"); no match answers 404.
+/// Mapping path specs are matched against the whole path in the context (not the part
+/// after the servlet's spec), with the same syntax as servlet specs; no match answers 404.
+/// Under addWebSocket("/rooms/*"), addMapping("/rooms/{room}", ...) binds "room" and
+/// addMapping("/", ...) takes everything else that reached the servlet.
 /// Thread-safety: configure before Server::start(); not safe to change afterwards.
 class WebSocketServletFactory {
 public:

@@ -24,8 +24,9 @@ namespace wharf::detail {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
-/// Converts a parsed Beast request into a wharf Request; false when the target is malformed.
-bool toRequest(http::request<http::string_body>&& in, Request& out);
+/// Converts a parsed Beast request into a wharf Request. Returns what is wrong with it
+/// (answered with 400), or an empty string.
+std::string_view toRequest(http::request<http::string_body>&& in, Request& out);
 /// Builds the Beast response header for `response` (status, fields, keep-alive).
 void fillHeader(const Response& response, http::response_header<>& out, bool keepAlive);
 /// The status for a failed request read: 400, 408, 413 or 431.
@@ -135,8 +136,8 @@ protected:
         } else {
             keepAlive = parser_->get().keep_alive();
             const bool head = parser_->get().method() == http::verb::head;
-            if (!toRequest(parser_->release(), request)) {
-                response.sendError(400, "malformed request target");
+            if (const auto problem = toRequest(parser_->release(), request); !problem.empty()) {
+                response.sendError(400, problem);
                 keepAlive = false;
             } else {
                 request.setRemoteAddress(remote_);

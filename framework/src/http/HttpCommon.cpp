@@ -4,14 +4,24 @@
 
 namespace wharf::detail {
 
-bool toRequest(http::request<http::string_body>&& in, Request& out)
+std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
 {
     out.setMethod(std::string(in.method_string()));
     out.setVersion(static_cast<int>(in.version()));
     auto& headers = out.mutableHeaders();
     for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
+    // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header gets 400.
+    if (in.version() >= 11 && headers.getAll("Host").size() != 1) return "HTTP/1.1 requests need exactly one Host header";
     out.setBody(std::move(in.body()));
-    return out.setTarget(std::string(in.target()));
+    std::string target(in.target().data(), in.target().size());
+    // RFC 9112 3.2.2: servers accept the absolute form ("http://host/path?q"); route by its path.
+    if (iequals(target.substr(0, 7), "http://") || iequals(target.substr(0, 8), "https://")) {
+        const auto rest = target.substr(target.find("//") + 2);
+        const auto pathStart = rest.find_first_of("/?");
+        target = pathStart == std::string::npos ? "/" : rest.substr(pathStart);
+        if (target.front() == '?') target.insert(0, "/");
+    }
+    return out.setTarget(std::move(target)) ? std::string_view() : "malformed request target";
 }
 
 void fillHeader(const Response& response, http::response_header<>& out, bool keepAlive)
