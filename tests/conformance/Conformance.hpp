@@ -4,6 +4,7 @@
 // so ctest lists and runs each row separately), the usual expectations, and a
 // client-side permessage-deflate codec built on zlib.
 
+#include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
 #include "support/TestServer.hpp"
 
@@ -32,12 +33,8 @@ inline constexpr auto kWait = 2000ms;
 // ---------------------------------------------------------------------------------------
 // Echo endpoint
 
-/// Echoes texts and binaries back through the session (as in the integration tests).
-class EchoListener : public WebSocketAdapter {
-public:
-    void onText(std::string_view m) override { getSession().sendText(m); }
-    void onBinary(std::span<const std::byte> m) override { getSession().sendBinary(m); }
-};
+// Echoes texts and binaries back (support/EchoListener.hpp).
+using test::EchoListener;
 
 using Tune = std::function<void(WebSocketServletFactory&)>;
 

@@ -2,6 +2,7 @@
 // start(), wss and https with verification against a throwaway CA, plain and TLS side by
 // side, handshake timeout and garbage on the TLS port, graceful stop.
 
+#include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
 #include "support/TlsClient.hpp"
 #include "support/TlsTestCerts.hpp"
@@ -18,12 +19,6 @@ using namespace wharf;
 using namespace wharf::test;
 
 namespace {
-
-class EchoListener : public WebSocketAdapter {
-public:
-    void onText(std::string_view m) override { getSession().sendText(m); }
-    void onBinary(std::span<const std::byte> m) override { getSession().sendBinary(m); }
-};
 
 /// Answers every connection with "secure" or "plain", as UpgradeRequest::isSecure() says.
 class SecureReporter : public WebSocketAdapter {

@@ -1,6 +1,7 @@
 // The WebSocket layer through a real Server on loopback: handshake, routing, messages,
 // limits, listener contract, sessions.
 
+#include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
 #include "support/RecordingListener.hpp"
 #include "support/TestServer.hpp"
@@ -15,13 +16,6 @@ using namespace wharf;
 using namespace wharf::test;
 
 namespace {
-
-/// Echoes texts and binaries back through the session.
-class EchoListener : public WebSocketAdapter {
-public:
-    void onText(std::string_view m) override { getSession().sendText(m); }
-    void onBinary(std::span<const std::byte> m) override { getSession().sendBinary(m); }
-};
 
 /// A server with /echo (EchoListener) and /rec (one shared RecordingListener per connection list).
 struct Fixture {
