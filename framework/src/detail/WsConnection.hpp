@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,14 @@ protected:
     virtual void doRead() = 0;
     /// Write all buffers; call onWriteDone when done.
     virtual void doWrite(const std::vector<boost::asio::const_buffer>& buffers) = 0;
+    /// Writes what the transport takes right now, without blocking or waiting; returns the
+    /// bytes written. 0 (the default: TLS) means "nothing now": doWrite then sends it all.
+    /// Errors also return 0 and are left for doWrite to report.
+    virtual std::size_t doTryWrite(std::span<const boost::asio::const_buffer> buffers)
+    {
+        (void)buffers;
+        return 0;
+    }
     /// Close the transport (TLS: after close_notify); must be idempotent.
     virtual void doCloseSocket() = 0;
 
@@ -105,7 +114,11 @@ private:
     bool refuse(Admit why, SendCallback& done);
     void queueClose(CloseStatus status, std::string_view reason);
     void flush();
-    void finishCloseIfDone();
+    /// After a batch is written (or failed): callbacks, close progress. False once torn down.
+    bool completeWrite(const boost::system::error_code& ec);
+    /// sendData of a large payload on the strand with nothing in flight: written straight
+    /// from the caller's buffer, only what the socket does not take is copied.
+    void writeDirect(Opcode opcode, std::string_view payload);
 
     // Timers.
     void armTimer();

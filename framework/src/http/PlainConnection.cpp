@@ -33,9 +33,13 @@ public:
         : WsConnection(std::move(strand), std::move(server), std::move(action), std::move(remote)),
           socket_(std::move(socket))
     {
+        // Accepted non-blocking, with TCP_NODELAY inherited from the listening socket
+        // (Server.cpp): no system calls here.
         boost::system::error_code ec;
-        socket_.non_blocking(true, ec);
+        if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+#ifndef __linux__
         socket_.set_option(tcp::no_delay(true), ec);
+#endif
     }
 
 private:
@@ -65,9 +69,20 @@ private:
 
     void doWrite(const std::vector<net::const_buffer>& buffers) override
     {
-        net::async_write(socket_, buffers, [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t) {
+        auto done = [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t) {
             onWriteDone(ec);
-        });
+        };
+        // One buffer (the usual rest of a partial write) needs no copy of the vector.
+        if (buffers.size() == 1) net::async_write(socket_, buffers.front(), std::move(done));
+        else net::async_write(socket_, buffers, std::move(done));
+    }
+
+    std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
+    {
+        if (closing_) return 0;
+        boost::system::error_code ec;
+        const std::size_t n = socket_.write_some(buffers, ec);  // the socket is non-blocking
+        return ec ? 0 : n;
     }
 
     void doCloseSocket() override
@@ -152,10 +167,12 @@ private:
 
 }  // namespace
 
-void startPlainConnection(tcp::socket socket, std::shared_ptr<ServerState> server)
+void startPlainConnection(tcp::socket socket, const tcp::endpoint& endpoint, std::shared_ptr<ServerState> server)
 {
+    // Non-blocking from the start: asio's asynchronous operations then need no ioctl of
+    // their own, and the WebSocket stream's direct reads and writes rely on it.
     boost::system::error_code ec;
-    const auto endpoint = socket.remote_endpoint(ec);
+    socket.non_blocking(true, ec);
     if (ec) return;
     auto strand = *socket.get_executor().target<Strand>();
     auto session = std::make_shared<PlainHttpSession>(std::move(socket), std::move(strand), std::move(server),

@@ -45,6 +45,7 @@ struct Server::Impl {
         std::unique_ptr<net::steady_timer> retry;  // after EMFILE and friends
         std::shared_ptr<detail::TlsContext> tls;
         std::uint16_t port = 0;
+        tcp::endpoint peer;  // of the accept in progress
     };
 
     std::vector<ServerConnector> connectors;
@@ -66,7 +67,8 @@ struct Server::Impl {
 
     void accept(Listener& l)
     {
-        l.acceptor->async_accept(net::make_strand(*ioc), [this, &l](const boost::system::error_code& ec, tcp::socket s) {
+        // The peer's address comes with accept (no getpeername per connection).
+        l.acceptor->async_accept(net::make_strand(*ioc), l.peer, [this, &l](const boost::system::error_code& ec, tcp::socket s) {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
             if (ec) {
                 // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest.
@@ -78,7 +80,7 @@ struct Server::Impl {
                 return;
             }
             if (l.tls) detail::startTlsConnection(std::move(s), state, l.tls);
-            else detail::startPlainConnection(std::move(s), state);
+            else detail::startPlainConnection(std::move(s), l.peer, state);
             accept(l);
         });
     }
@@ -94,6 +96,11 @@ struct Server::Impl {
         l.acceptor->open(endpoint.protocol(), ec);
         if (!ec) l.acceptor->set_option(net::socket_base::reuse_address(true), ec);
         if (!ec && address.is_v6()) l.acceptor->set_option(net::ip::v6_only(false), ec);
+        // Accepted sockets inherit TCP_NODELAY on Linux: set once here rather than per connection.
+        if (!ec) {
+            boost::system::error_code ignored;
+            l.acceptor->set_option(tcp::no_delay(true), ignored);
+        }
         if (!ec) l.acceptor->bind(endpoint, ec);
         if (!ec) l.acceptor->listen(net::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(describeBindError(l.config, ec));

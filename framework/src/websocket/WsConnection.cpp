@@ -21,6 +21,9 @@ std::atomic<std::uint64_t> nextConnectionId{0};
 constexpr std::size_t keepCapacity = 64 * 1024;
 // Shared frames up to this size are copied into the write buffer (cheaper than an iovec).
 constexpr std::size_t copySharedBelow = 2048;
+// Payloads from this size sent on the strand with nothing in flight are written from the
+// caller's memory (no copy into the send buffer) when the socket takes them at once.
+constexpr std::size_t directWriteMin = 8 * 1024;
 
 void releaseIfLarge(std::string& s)
 {
@@ -605,7 +608,14 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
         return refuse(a, done);
     }
     const std::size_t before = outBuf_.size();
-    if (action_->deflate && payload.size() >= action_->deflate->threshold) {
+    const bool compress = action_->deflate && payload.size() >= action_->deflate->threshold;
+    if (!compress && payload.size() >= directWriteMin && outSegments_.empty() && !writing_ && !finished_ &&
+        strand_.running_in_this_thread()) {
+        writeDirect(opcode, payload);
+        if (done) outCallbacks_.push_back(std::move(done));  // flush() reports it once all is out
+        return true;
+    }
+    if (compress) {
         if (!deflater_) deflater_ = std::make_unique<Deflater>(*action_->deflate);
         if (deflater_->compress(payload, compressed_)) appendFrame(outBuf_, opcode, compressed_, true, true);
         else appendFrame(outBuf_, opcode, payload);
@@ -682,34 +692,83 @@ void WsConnection::queueClose(CloseStatus status, std::string_view reason)
     armTimer();
 }
 
+void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
+{
+    // outMutex_ held, on the strand, nothing being written: what is queued goes first,
+    // then this frame, in one writev straight from the caller's memory.
+    std::string header;
+    appendFrameHeader(header, opcode, payload.size());
+    const net::const_buffer parts[3] = {net::buffer(outBuf_), net::buffer(header), net::buffer(payload)};
+    std::size_t written = doTryWrite(parts);
+    if (written > 0) lastActivity_ = Clock::now();
+    // Keep what the socket did not take, in order.
+    const std::size_t fromQueue = std::min(written, outBuf_.size());
+    outBuf_.erase(0, fromQueue);
+    written -= fromQueue;
+    const std::size_t fromHeader = std::min(written, header.size());
+    outBuf_.append(header, fromHeader);
+    written -= fromHeader;
+    outBuf_.append(payload.substr(written));
+    const std::size_t now = outBuf_.size();  // no segments: outBytes_ counts outBuf_ alone
+    if (now >= outBytes_) buffered_.fetch_add(now - outBytes_, std::memory_order_relaxed);
+    else buffered_.fetch_sub(outBytes_ - now, std::memory_order_relaxed);
+    outBytes_ = now;
+}
+
 void WsConnection::flush()
 {
-    if (writing_ || finished_) return;
-    {
-        std::lock_guard lock(outMutex_);
-        flushPosted_ = false;
-        if (outBuf_.empty() && outSegments_.empty()) return;
-        wBuf_.swap(outBuf_);
-        wSegments_.swap(outSegments_);
-        wCallbacks_.swap(outCallbacks_);
-        writingClose_ = outCloseQueued_;
-        outCloseQueued_ = false;
-        writingBytes_ = outBytes_;
-        outBytes_ = 0;
+    // A loop, not recursion: a batch written at once completes here, and its callbacks may
+    // queue the next one.
+    while (!writing_ && !finished_) {
+        {
+            std::lock_guard lock(outMutex_);
+            flushPosted_ = false;
+            if (outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty()) return;
+            // (Only callbacks: their data already went out directly; they complete below.)
+            wBuf_.swap(outBuf_);
+            wSegments_.swap(outSegments_);
+            wCallbacks_.swap(outCallbacks_);
+            writingClose_ = outCloseQueued_;
+            outCloseQueued_ = false;
+            writingBytes_ = outBytes_;
+            outBytes_ = 0;
+        }
+        iov_.clear();
+        std::size_t pos = 0;
+        std::size_t total = 0;
+        for (const auto& seg : wSegments_) {
+            if (seg.inlineEnd > pos) iov_.emplace_back(wBuf_.data() + pos, seg.inlineEnd - pos);
+            pos = seg.inlineEnd;
+            iov_.emplace_back(seg.frame->bytes.data(), seg.frame->bytes.size());
+        }
+        if (pos < wBuf_.size()) iov_.emplace_back(wBuf_.data() + pos, wBuf_.size() - pos);
+        for (const auto& b : iov_) total += b.size();
+        writing_ = true;
+        // Try the socket first: usually it takes everything, and the batch completes without
+        // an asynchronous write (no operation to allocate, no completion to dispatch).
+        std::size_t written = total ? doTryWrite(iov_) : 0;
+        if (written == total) {
+            if (!completeWrite({})) return;
+            continue;
+        }
+        if (written > 0) {
+            lastActivity_ = Clock::now();
+            std::size_t i = 0;
+            while (written >= iov_[i].size()) written -= iov_[i++].size();
+            iov_.erase(iov_.begin(), iov_.begin() + static_cast<std::ptrdiff_t>(i));
+            iov_.front() += written;
+        }
+        doWrite(iov_);
+        return;
     }
-    iov_.clear();
-    std::size_t pos = 0;
-    for (const auto& seg : wSegments_) {
-        if (seg.inlineEnd > pos) iov_.emplace_back(wBuf_.data() + pos, seg.inlineEnd - pos);
-        pos = seg.inlineEnd;
-        iov_.emplace_back(seg.frame->bytes.data(), seg.frame->bytes.size());
-    }
-    if (pos < wBuf_.size()) iov_.emplace_back(wBuf_.data() + pos, wBuf_.size() - pos);
-    writing_ = true;
-    doWrite(iov_);
 }
 
 void WsConnection::onWriteDone(const boost::system::error_code& ec)
+{
+    if (completeWrite(ec)) flush();
+}
+
+bool WsConnection::completeWrite(const boost::system::error_code& ec)
 {
     writing_ = false;
     buffered_.fetch_sub(writingBytes_, std::memory_order_relaxed);
@@ -732,17 +791,17 @@ void WsConnection::onWriteDone(const boost::system::error_code& ec)
         if (!finished_ && ec != net::error::operation_aborted && !closeSent_)
             reportError(std::error_code(ec.value(), std::system_category()), "write failed: " + ec.message());
         teardown(closeSent_ ? closeStatus_ : CloseStatus::Abnormal, closeSent_ ? closeReason_ : ec.message());
-        return;
+        return false;
     }
     if (writingClose_) {
         writingClose_ = false;
         closeWritten_ = true;
         if (closeAfterWrite_ || closeReceived_) {
             teardown(closeStatus_, closeReason_);
-            return;
+            return false;
         }
     }
-    flush();
+    return true;
 }
 
 }  // namespace wharf::detail
