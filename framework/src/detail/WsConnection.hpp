@@ -88,11 +88,18 @@ protected:
     void onWriteDone(const boost::system::error_code& ec);
     /// Everything ended: tell the listener, release resources.
     void teardown(CloseStatus status, std::string_view reason);
+    /// The peer's close frame has arrived (it sends nothing after it).
+    bool peerSentClose() const noexcept { return closeReceived_; }
+
+    /// After teardown the stream may set a deadline of its own (a lingering close):
+    /// onStreamDeadline() runs on the strand when it passes. No timer per connection:
+    /// the server's DeadlineSweeper checks every connection's deadline.
+    void setStreamDeadline(std::chrono::steady_clock::duration after);
+    void clearStreamDeadline();
+    virtual void onStreamDeadline() {}
 
     Strand strand_;
     bool readStopped_ = false;  // strand: no more reads wanted
-    /// Idle and close deadlines; after teardown the stream may use it for a lingering close.
-    boost::asio::steady_timer timer_;
 
 private:
     enum class Phase : std::uint8_t { Header, Payload };
@@ -122,7 +129,8 @@ private:
 
     // Timers.
     void armTimer();
-    void onTimer(const boost::system::error_code& ec);
+    void onTimer();
+    static void fireDeadline(void* connection);
 
     // Listener calls; every one goes through here.
     template <class F>
@@ -140,7 +148,8 @@ private:
     std::uint64_t registryId_ = 0;
     std::chrono::steady_clock::time_point lastActivity_;
     std::chrono::milliseconds idleTimeout_;
-    std::chrono::steady_clock::time_point closeDeadline_{};
+    std::chrono::steady_clock::time_point closeDeadline_{};  // after teardown: the stream's
+    DeadlineSweeper::Node deadline_;  // in the server's sweeper from start() to destruction
 
     std::atomic<bool> open_{true};
     std::atomic<std::size_t> buffered_{0};

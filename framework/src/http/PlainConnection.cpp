@@ -90,15 +90,28 @@ private:
         if (closing_ || !socket_.is_open()) return;
         closing_ = true;
         boost::system::error_code ec;
+        if (peerSentClose()) {
+            // The close handshake is complete: the peer sends nothing more (RFC 6455 5.5.1),
+            // so with nothing unread a plain close cannot reset the connection, and our close
+            // frame leaves ahead of the FIN. No lingering needed (saves shutdown, a wait and
+            // its epoll_ctl, the final read).
+            socket_.read_some(net::buffer(threadReadBuffer()), ec);
+            if (ec == net::error::would_block || ec == net::error::try_again || ec == net::error::eof) {
+                socket_.close(ec);
+                return;
+            }
+            if (ec) {
+                socket_.close(ec);
+                return;
+            }
+            // It did send more: drain it as below.
+        }
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         if (ec) {
             socket_.close(ec);
             return;
         }
-        timer_.expires_after(lingerTimeout);
-        timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& e) {
-            if (!e) closeSocket();
-        });
+        setStreamDeadline(lingerTimeout);  // then onStreamDeadline
         drain();
     }
 
@@ -116,10 +129,12 @@ private:
         });
     }
 
+    void onStreamDeadline() override { closeSocket(); }
+
     void closeSocket()
     {
         boost::system::error_code ec;
-        timer_.cancel();
+        clearStreamDeadline();
         socket_.close(ec);
     }
 

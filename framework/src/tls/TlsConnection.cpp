@@ -149,7 +149,8 @@ public:
         : WsConnection(std::move(strand), std::move(server), std::move(action), std::move(remote)),
           context_(std::move(context)),
           stream_(std::move(stream)),
-          readBuffer_(new char[tlsReadBufferSize])
+          readBuffer_(new char[tlsReadBufferSize]),
+          timer_(strand_)
     {
         boost::system::error_code ec;
         beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true), ec);
@@ -209,6 +210,7 @@ private:
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
     std::unique_ptr<char[]> readBuffer_;
+    boost::asio::steady_timer timer_;  // bounds the TLS shutdown
     bool readPending_ = false;
     bool writePending_ = false;
     bool closing_ = false;

@@ -46,7 +46,6 @@ std::string clampReason(std::string_view reason)
 WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action,
                            std::string remoteAddress)
     : strand_(std::move(strand)),
-      timer_(strand_),
       server_(std::move(server)),
       action_(std::move(action)),
       policy_(*action_->policy),
@@ -57,9 +56,11 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, s
 {
     partial_ = dynamic_cast<WebSocketPartialListener*>(listener_.get());
     pingPong_ = dynamic_cast<WebSocketPingPongListener*>(listener_.get());
+    deadline_.fire = &WsConnection::fireDeadline;
+    deadline_.owner = this;
 }
 
-WsConnection::~WsConnection() = default;
+WsConnection::~WsConnection() { server_->deadlines.unlink(deadline_); }
 
 // ---------------------------------------------------------------------------------------
 // Listener calls
@@ -111,6 +112,7 @@ void WsConnection::start(std::string_view early)
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
     lastActivity_ = Clock::now();
     log::debug("ws {} {}: open {}", id_, remote_, action_->request->path());
+    server_->deadlines.link(deadline_);
     armTimer();
     connected_ = true;
     callListener([&] { listener_->onConnect(Session(shared_from_this())); });
@@ -129,7 +131,8 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
     if (finished_) return;
     readStopped_ = true;
     open_.store(false, std::memory_order_release);
-    timer_.cancel();
+    DeadlineSweeper::clear(deadline_);
+    closeDeadline_ = Clock::time_point::max();
     doCloseSocket();
     std::vector<SendCallback> unsent;
     {
@@ -221,17 +224,41 @@ void WsConnection::armTimer()
     Clock::time_point deadline = Clock::time_point::max();
     if (closeSent_) deadline = closeDeadline_;
     else if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
-    if (deadline == Clock::time_point::max()) {
-        timer_.cancel();
-        return;
-    }
-    timer_.expires_at(deadline);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->onTimer(ec); });
+    if (deadline == Clock::time_point::max()) DeadlineSweeper::clear(deadline_);
+    else DeadlineSweeper::set(deadline_, deadline);
 }
 
-void WsConnection::onTimer(const boost::system::error_code& ec)
+void WsConnection::setStreamDeadline(Clock::duration after)
 {
-    if (ec || finished_) return;  // re-armed or cancelled
+    server_->deadlines.link(deadline_);  // (linked already unless start() never ran)
+    closeDeadline_ = Clock::now() + after;
+    DeadlineSweeper::set(deadline_, closeDeadline_);
+}
+
+void WsConnection::clearStreamDeadline()
+{
+    closeDeadline_ = Clock::time_point::max();
+    DeadlineSweeper::clear(deadline_);
+}
+
+void WsConnection::fireDeadline(void* connection)
+{
+    // The sweeper's lock is held: a connection being destroyed waits in unlink(), so the
+    // object is intact, and lock() fails once its last owner is gone.
+    auto& c = *static_cast<WsConnection*>(connection);
+    if (auto self = c.weak_from_this().lock()) net::post(c.strand_, [self = std::move(self)] { self->onTimer(); });
+}
+
+void WsConnection::onTimer()
+{
+    // Runs on the strand when a deadline passed; may be stale (state changed since), so
+    // everything is decided from the current state.
+    if (finished_) {
+        if (closeDeadline_ == Clock::time_point::max()) return;
+        if (Clock::now() >= closeDeadline_) onStreamDeadline();
+        else DeadlineSweeper::set(deadline_, closeDeadline_);
+        return;
+    }
     const auto now = Clock::now();
     if (closeSent_) {
         if (now >= closeDeadline_) {
