@@ -2,11 +2,17 @@
 # bench/run.sh: builds Release in build-bench, runs wharf-bench against wharf-echo and the
 # peer servers (beast-echo, websocketpp-echo if built, Node ws if installed), and prints one
 # Markdown table of medians with ratios against websocketpp (or beast-echo without it).
+# Then, when openssl is installed, a second table for TLS (wss://): wharf-echo and
+# websocketpp-echo with a throwaway self-signed certificate, ratios against websocketpp-tls
+# (or against plain wharf without it).
 #
-#   bench/run.sh            # everything, about 5 minutes
+#   bench/run.sh            # everything, about 6 minutes (TLS: about 1 of them)
 #   RUNS=1 DURATION=1 IDLE_CONNS=1000 bench/run.sh   # a quick look
 #   SERVERS="wharf beast" bench/run.sh                # a subset
+#   TLS=0 bench/run.sh                                # no TLS table
+#   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
+#   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
 # wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
@@ -16,12 +22,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-build=$root/build-bench
+build=${BENCH_BUILD_DIR:-$root/build-bench}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-0.5}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws"}
+TLS=${TLS:-1}
+TLS_SERVERS=${TLS_SERVERS:-"wharf-tls websocketpp-tls"}
+tls_cert=$build/bench-tls-cert.pem
+tls_key=$build/bench-tls-key.pem
 results=$build/bench-results.txt
 
 log() { echo "run.sh: $*" >&2; }
@@ -63,6 +73,9 @@ server_cmd() {  # name -> "cpus|command"
     beast)       echo "0|$build/bench/beast-echo --port 0 --threads 1" ;;
     websocketpp) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1" ;;
     ws)          [[ $have_ws == 1 ]] && command -v node >/dev/null && echo "0|node $here/peers/ws-echo.mjs --port 0" ;;
+    # TLS: only the wss connector (--no-plain), same threads and CPU as "wharf".
+    wharf-tls)   echo "0|$build/samples/echo/wharf-echo --host 127.0.0.1 --no-plain --tls-port 0 --tls-cert $tls_cert --tls-key $tls_key --threads 1 --no-deflate" ;;
+    websocketpp-tls) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1 --tls-cert $tls_cert --tls-key $tls_key" ;;
   esac
   return 0
 }
@@ -94,7 +107,7 @@ start_server() {  # name
   server_pid=$!
   server_port=
   for _ in $(seq 100); do
-    server_port=$(sed -n 's|.*echoing at ws://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
+    server_port=$(sed -n 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
     [[ -n $server_port ]] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
@@ -110,7 +123,8 @@ load() {  # label args... -> one result line
   line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 --port "$server_port" --label "$label" "$@") || true
   [[ -z $line ]] && line="mode=failed label=$label errors=1"
   echo "$line" >>"$results"
-  echo "$line" >&2
+  echo "$line" >&2  # progress
+  echo "$line"      # for the caller's $(...): the table is built from these
 }
 
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
@@ -118,6 +132,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # --- workloads ---------------------------------------------------------------------
 declare -A lines  # "server/workload" -> newline-separated result lines
 ran=()
+tls_ran=()  # TLS servers, in their own table
 if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   # Re-render the table from an earlier run's raw lines.
   while IFS= read -r l; do
@@ -131,10 +146,15 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
       mode=idle*) w=idle; IDLE_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l") ;;
       *) continue ;;
     esac
-    [[ " ${ran[*]} " == *" $s "* ]] || ran+=("$s")
+    if [[ $l == *" tls=1 "* ]]; then
+      [[ " ${tls_ran[*]} " == *" $s "* ]] || tls_ran+=("$s")
+    else
+      [[ " ${ran[*]} " == *" $s "* ]] || ran+=("$s")
+    fi
     lines[$s/$w]+="$l"$'\n'
   done <"$results"
   SERVERS=
+  TLS_SERVERS=
 else
   : >"$results"
 fi
@@ -159,6 +179,29 @@ for s in $SERVERS; do
     stop_server
   done
 done
+
+# TLS: a throwaway self-signed P-256 certificate for localhost, made fresh for every run.
+# Echo 16 B, echo 64 KiB and handshakes only (latency and idle memory: see the plain table).
+if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
+  if command -v openssl >/dev/null &&
+     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+       -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$tls_key" -out "$tls_cert" >/dev/null 2>&1; then
+    for s in $TLS_SERVERS; do
+      [[ -z $(server_cmd "$s") ]] && { log "skipping $s (not available)"; continue; }
+      log "server $s"
+      start_server "$s" || continue
+      tls_ran+=("$s")
+      for _ in $(seq "$RUNS"); do
+        lines[$s/echo16]+="$(load "$s" --tls --mode echo --conns 100 --inflight 16 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+        lines[$s/echo64k]+="$(load "$s" --tls --mode echo --conns 10 --inflight 4 --size 65536 --binary --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+        lines[$s/handshake]+="$(load "$s" --tls --mode handshake --conns 8 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      done
+      stop_server
+    done
+  else
+    log "skipping TLS (no openssl, or it could not make a certificate)"
+  fi
+fi
 
 # --- table ---------------------------------------------------------------------------
 median() {  # values on stdin -> median (empty when none)
@@ -200,18 +243,50 @@ b_echo=$(metric "$base" echo16 msgs_per_s)
 b_big=$(metric "$base" echo64k mb_per_s)
 b_hs=$(metric "$base" handshake handshakes_per_s)
 
-echo
-echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
-echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
-echo "Server CPU columns: server utime+stime over the measured window / messages (or handshakes) in it."
-echo
-echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn ($IDLE_CONNS) | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for s in "${ran[@]}"; do
-  e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s)
-  p50=$(metric "$s" latency p50_us); p99=$(metric "$s" latency p99_us)
-  hs=$(metric "$s" handshake handshakes_per_s); idle=$(metric "$s" idle bytes_per_conn)
-  echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) | $(fmt "$idle" 0) | $(errors_total "$s") |"
-done
+if [[ ${#ran[@]} -gt 0 ]]; then
+  echo
+  echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
+  echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
+  echo "Server CPU columns: server utime+stime over the measured window / messages (or handshakes) in it."
+  echo
+  echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn ($IDLE_CONNS) | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in "${ran[@]}"; do
+    e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s)
+    p50=$(metric "$s" latency p50_us); p99=$(metric "$s" latency p99_us)
+    hs=$(metric "$s" handshake handshakes_per_s); idle=$(metric "$s" idle bytes_per_conn)
+    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) | $(fmt "$idle" 0) | $(errors_total "$s") |"
+  done
+fi
+
+# TLS table: ratios vs websocketpp-tls when it ran, else vs plain wharf (same workload
+# without TLS). "of plain" = the TLS server's figure / the same server's plain figure.
+if [[ ${#tls_ran[@]} -gt 0 ]]; then
+  tbase=
+  for s in "${tls_ran[@]}"; do [[ $s == websocketpp-tls ]] && tbase=websocketpp-tls; done
+  [[ -z $tbase && -n ${lines[wharf/echo16]:-} ]] && tbase=wharf
+  plain_of() { echo "${1%-tls}"; }
+  t_echo=; t_big=; t_hs=
+  if [[ -n $tbase ]]; then
+    t_echo=$(metric "$tbase" echo16 msgs_per_s); t_big=$(metric "$tbase" echo64k mb_per_s); t_hs=$(metric "$tbase" handshake handshakes_per_s)
+  fi
+  tnote=${tbase:-–}
+  [[ $tbase == wharf ]] && tnote="wharf without TLS (websocketpp-tls did not run)"
+  l1=$(head -n1 <<<"${lines[${tls_ran[0]}/echo16]:-}")
+  echo
+  echo "TLS (wss://): medians of $RUNS runs, same workloads, durations and CPUs as above; ratios vs $tnote."
+  echo "Negotiated: $(field "$l1" tls_version) $(field "$l1" tls_cipher) $(field "$l1" tls_group); self-signed P-256 (ECDSA) certificate, not verified by the client;"
+  echo "every handshake is a full one (no resumption). \"of plain\" = the TLS figure / the same server's figure without TLS;"
+  echo "server CPU columns: with TLS (in parentheses: the same server without TLS, from the plain table)."
+  echo
+  echo "| server | echo 16 B msg/s | vs ${tbase:-–} | of plain | server CPU µs/msg | echo 64 KiB MB/s | vs ${tbase:-–} | of plain | server CPU µs/64 KiB msg | handshakes/s | vs ${tbase:-–} | of plain | server CPU µs/handshake | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in "${tls_ran[@]}"; do
+    p=$(plain_of "$s")
+    e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s); hs=$(metric "$s" handshake handshakes_per_s)
+    pe=$(metric "$p" echo16 msgs_per_s); pbig=$(metric "$p" echo64k mb_per_s); phs=$(metric "$p" handshake handshakes_per_s)
+    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$t_echo") | $(ratio "$e" "$pe") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) ($(fmt "$(cpu_per "$p" echo16 msgs)" 2)) | $(fmt "$big" 1) | $(ratio "$big" "$t_big") | $(ratio "$big" "$pbig") | $(fmt "$(cpu_per "$s" echo64k msgs)" 0) ($(fmt "$(cpu_per "$p" echo64k msgs)" 0)) | $(fmt "$hs" 0) | $(ratio "$hs" "$t_hs") | $(ratio "$hs" "$phs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) ($(fmt "$(cpu_per "$p" handshake handshakes)" 0)) | $(errors_total "$s") |"
+  done
+fi
 echo
 echo "Raw lines: $results"

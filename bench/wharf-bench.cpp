@@ -8,6 +8,14 @@
 //   wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]
 //               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
 //               [--duration 3] [--warmup 0.5] [--server-pid PID] [--pid PID] [--label NAME]
+//               [--tls [--ca FILE] [--sni localhost]]
+//
+// --tls makes every connection TLS (wss://): TCP connect, TLS handshake (SNI --sni,
+// default "localhost"), then the upgrade; handshake mode then measures connect + TLS
+// handshake + upgrade + close. Without --ca the server certificate is not verified (a
+// benchmark on loopback); with --ca it must chain to FILE and name --sni. Every
+// connection does a full handshake (no session resumption). The output then carries
+// tls=1 and the negotiated protocol, cipher and key-exchange group.
 //
 // Prints one line per run, key=value separated by spaces, e.g.
 //   mode=echo label=wharf conns=100 inflight=16 size=16 type=text duration_s=3.000
@@ -18,6 +26,7 @@
 // Only loopback hosts are accepted. Every mode stops by itself.
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 
 #include <algorithm>
@@ -36,12 +45,17 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
 
 #include <sys/resource.h>
 #include <unistd.h>
 
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -65,6 +79,9 @@ struct Options {
     long idlePid = 0;
     std::string label;
     int connectConcurrency = 200;  // handshakes in progress at once (idle, setup)
+    bool tls = false;
+    std::string ca;             // --ca: verify the server against this PEM file
+    std::string sni = "localhost";
 };
 
 [[noreturn]] void usage(const char* why)
@@ -74,7 +91,8 @@ struct Options {
                  "usage: wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]\n"
                  "                   [--path /echo] [--conns N] [--inflight K] [--size BYTES] [--binary]\n"
                  "                   [--duration SECONDS] [--warmup SECONDS] [--server-pid PID]\n"
-                 "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n",
+                 "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n"
+                 "                   [--tls [--ca FILE] [--sni NAME (default localhost)]]\n",
                  why);
     std::exit(2);
 }
@@ -104,6 +122,9 @@ Options parse(int argc, char** argv)
             else if (a == "--pid") o.idlePid = std::stol(value());
             else if (a == "--label") o.label = value();
             else if (a == "--connect-concurrency") o.connectConcurrency = std::stoi(value());
+            else if (a == "--tls") o.tls = true;
+            else if (a == "--ca") o.ca = value();
+            else if (a == "--sni") o.sni = value();
             else if (a == "-h" || a == "--help") usage("help");
             else usage(("unknown option " + std::string(a)).c_str());
         } catch (const std::logic_error&) {
@@ -132,6 +153,7 @@ Options parse(int argc, char** argv)
     if (o.duration <= 0 || o.duration > 600) usage("duration must be in (0, 600] seconds");
     if (o.warmup < 0 || o.warmup > 60) usage("warmup must be in [0, 60] seconds");
     if (o.port < 1 || o.port > 65535) usage("port must be 1..65535");
+    if (!o.ca.empty() && !o.tls) usage("--ca needs --tls");
     return o;
 }
 
@@ -255,26 +277,49 @@ struct Stats {
 
 class Bench;
 
-/// One client connection: connect, upgrade, then mode-specific traffic.
-class Conn : public std::enable_shared_from_this<Conn> {
+/// What Bench needs of a connection; only setup, priming and stop go through it.
+class ConnBase {
 public:
+    virtual ~ConnBase() = default;
+    virtual void start() = 0;
+    virtual void stop() = 0;
+    /// Fills the pipeline: `inflight` messages go out in one write.
+    virtual void prime(int inflight) = 0;
+};
+
+using TlsStream = ssl::stream<tcp::socket>;
+
+/// One client connection: connect, (TLS handshake,) upgrade, then mode-specific traffic.
+/// Stream is tcp::socket or TlsStream; the plain instantiation is the same code as
+/// before TLS existed (the TLS parts are `if constexpr`).
+template <class Stream>
+class Conn final : public ConnBase, public std::enable_shared_from_this<Conn<Stream>> {
+public:
+    static constexpr bool isTls = !std::is_same_v<Stream, tcp::socket>;
+
     Conn(Bench& b, int index);
-    void start();
-    void stop()
+    void start() override;
+    void stop() override
     {
         boost::system::error_code ec;
-        socket_.close(ec);
+        lowest().close(ec);
     }
-    bool upgraded() const { return upgraded_; }
-    /// Fills the pipeline: `inflight` messages go out in one write.
-    void prime(int inflight)
+    void prime(int inflight) override
     {
         for (int i = 0; i < inflight; ++i) sendMessage();
         flush();
     }
 
 private:
+    static Stream makeStream(Bench& b);
+    tcp::socket& lowest()
+    {
+        if constexpr (isTls) return socket_.next_layer();
+        else return socket_;
+    }
     void onConnect(const boost::system::error_code& ec);
+    void onTlsHandshake(const boost::system::error_code& ec);
+    void sendUpgradeRequest();
     void readHandshake();
     void onHandshakeBytes(std::size_t n);
     void onUpgraded();
@@ -289,7 +334,7 @@ private:
 
     Bench& b_;
     int index_;
-    tcp::socket socket_;
+    Stream socket_;
     std::vector<char> rbuf_;
     std::size_t rbegin_ = 0, rend_ = 0;
     std::vector<char> wbuf_, pending_;
@@ -348,12 +393,24 @@ public:
     }
     void connUpgraded();
     void handshakeIterationDone(int index);  // handshake mode: start the next iteration
+    ssl::context& tlsContext() { return *tls_; }
+    /// The first completed TLS handshake records what was negotiated, for the output.
+    void noteTls(SSL* s)
+    {
+        if (!tlsVersion_.empty()) return;
+        tlsVersion_ = SSL_get_version(s);
+        if (const char* c = SSL_get_cipher_name(s)) tlsCipher_ = c;
+        const int group = static_cast<int>(SSL_get_negotiated_group(s));
+        if (group > 0)
+            if (const char* g = OBJ_nid2sn(group)) tlsGroup_ = g;
+    }
 
 private:
     enum class Phase { Setup, Warmup, Measure, Done };
     void startPhase(Phase p);
     void finish();
     void startMoreConnections();
+    std::shared_ptr<ConnBase> makeConn(int index);
 
     Options o_;
     net::io_context ioc_;
@@ -362,7 +419,7 @@ private:
     tcp::endpoint endpoint_;
     std::string hostHeader_;
     std::string pattern_;
-    std::vector<std::shared_ptr<Conn>> conns_;
+    std::vector<std::shared_ptr<ConnBase>> conns_;
     int started_ = 0;
     int upgraded_ = 0;
     Phase phase_ = Phase::Setup;
@@ -373,28 +430,73 @@ private:
     double serverCpu0_ = -1, serverCpu1_ = -1, clientCpu0_ = 0, clientCpu1_ = 0;
     long rssBefore_ = -1, rssAfter_ = -1;
     bool setupFailed_ = false;
+    std::optional<ssl::context> tls_;  // --tls
+    std::string tlsVersion_, tlsCipher_, tlsGroup_;
 };
 
-Conn::Conn(Bench& b, int index) : b_(b), index_(index), socket_(b.ioc()) {}
+template <class Stream>
+Stream Conn<Stream>::makeStream(Bench& b)
+{
+    if constexpr (isTls) return Stream(b.ioc(), b.tlsContext());
+    else return Stream(b.ioc());
+}
 
-void Conn::start()
+std::shared_ptr<ConnBase> Bench::makeConn(int index)
+{
+    if (tls_) return std::make_shared<Conn<TlsStream>>(*this, index);
+    return std::make_shared<Conn<tcp::socket>>(*this, index);
+}
+
+template <class Stream>
+Conn<Stream>::Conn(Bench& b, int index) : b_(b), index_(index), socket_(makeStream(b)) {}
+
+template <class Stream>
+void Conn<Stream>::start()
 {
     rbegin_ = rend_ = 0;
     upgraded_ = closing_ = false;
-    socket_.async_connect(b_.endpoint(), [self = shared_from_this()](const boost::system::error_code& ec) { self->onConnect(ec); });
+    if constexpr (isTls) {
+        // SNI; with --ca the context also checks that the certificate names it.
+        if (!SSL_set_tlsext_host_name(socket_.native_handle(), b_.opt().sni.c_str()))
+            return error("SSL_set_tlsext_host_name");
+    }
+    lowest().async_connect(b_.endpoint(), [self = this->shared_from_this()](const boost::system::error_code& ec) { self->onConnect(ec); });
 }
 
-void Conn::error(const char* what, const boost::system::error_code& ec)
+template <class Stream>
+void Conn<Stream>::error(const char* what, const boost::system::error_code& ec)
 {
     b_.countError(index_, what, ec);
     stop();
 }
 
-void Conn::onConnect(const boost::system::error_code& ec)
+template <class Stream>
+void Conn<Stream>::onConnect(const boost::system::error_code& ec)
 {
     if (b_.stopped()) return;
     if (ec) return error("connect", ec);
-    socket_.set_option(tcp::no_delay(true));
+    lowest().set_option(tcp::no_delay(true));
+    if constexpr (isTls) {
+        socket_.async_handshake(ssl::stream_base::client, [self = this->shared_from_this()](const boost::system::error_code& e) {
+            self->onTlsHandshake(e);
+        });
+    } else {
+        sendUpgradeRequest();
+    }
+}
+
+template <class Stream>
+void Conn<Stream>::onTlsHandshake(const boost::system::error_code& ec)
+{
+    if (b_.stopped()) return;
+    if (ec) return error("TLS handshake", ec);
+    b_.noteTls(socket_.native_handle());
+    sendUpgradeRequest();
+}
+
+template <class Stream>
+void Conn<Stream>::sendUpgradeRequest()
+{
     boost::beast::websocket::detail::sec_ws_key_type key;
     boost::beast::websocket::detail::make_sec_ws_key(key);
     key_.assign(key.data(), key.size());
@@ -406,7 +508,7 @@ void Conn::onConnect(const boost::system::error_code& ec)
                       "\r\nSec-WebSocket-Version: 13\r\n\r\n";
     wbuf_.assign(req.begin(), req.end());
     writing_ = true;
-    net::async_write(socket_, net::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+    net::async_write(socket_, net::buffer(wbuf_), [self = this->shared_from_this()](const boost::system::error_code& e, std::size_t) {
         self->writing_ = false;
         self->wbuf_.clear();
         if (e && !self->b_.stopped()) self->error("write upgrade request", e);
@@ -417,18 +519,20 @@ void Conn::onConnect(const boost::system::error_code& ec)
     readHandshake();
 }
 
-void Conn::readHandshake()
+template <class Stream>
+void Conn<Stream>::readHandshake()
 {
     if (rend_ == rbuf_.size()) return error("upgrade response too large");
     socket_.async_read_some(net::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                                 if (self->b_.stopped()) return;
                                 if (ec) return self->error("read upgrade response", ec);
                                 self->onHandshakeBytes(n);
                             });
 }
 
-void Conn::onHandshakeBytes(std::size_t n)
+template <class Stream>
+void Conn<Stream>::onHandshakeBytes(std::size_t n)
 {
     rend_ += n;
     std::string_view data(rbuf_.data(), rend_);
@@ -451,7 +555,8 @@ void Conn::onHandshakeBytes(std::size_t n)
     onUpgraded();
 }
 
-void Conn::onUpgraded()
+template <class Stream>
+void Conn<Stream>::onUpgraded()
 {
     const auto& mode = b_.opt().mode;
     if (mode == "handshake") {
@@ -467,7 +572,8 @@ void Conn::onUpgraded()
     read();
 }
 
-void Conn::read()
+template <class Stream>
+void Conn<Stream>::read()
 {
     if (rbegin_ == rend_) rbegin_ = rend_ = 0;
     else if (rbuf_.size() - rend_ < 4096 && rbegin_ > 0) {
@@ -477,10 +583,12 @@ void Conn::read()
     }
     if (rend_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
     socket_.async_read_some(net::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                                 if (self->b_.stopped()) return;
                                 if (ec) {
-                                    if (self->closing_ && ec == net::error::eof) {
+                                    // After our close: the server's EOF (TLS: its close_notify,
+                                    // or a TCP close without one).
+                                    if (self->closing_ && (ec == net::error::eof || (isTls && ec == ssl::error::stream_truncated))) {
                                         self->stop();
                                         return self->b_.handshakeIterationDone(self->index_);
                                     }
@@ -490,7 +598,8 @@ void Conn::read()
                             });
 }
 
-void Conn::onRead(std::size_t n)
+template <class Stream>
+void Conn<Stream>::onRead(std::size_t n)
 {
     rend_ += n;
     if (!parseFrames()) return;
@@ -499,7 +608,8 @@ void Conn::onRead(std::size_t n)
 }
 
 /// Handles every complete frame in the buffer; false when the connection is finished.
-bool Conn::parseFrames()
+template <class Stream>
+bool Conn<Stream>::parseFrames()
 {
     for (;;) {
         const std::size_t avail = rend_ - rbegin_;
@@ -550,7 +660,8 @@ bool Conn::parseFrames()
     }
 }
 
-void Conn::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
+template <class Stream>
+void Conn<Stream>::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
 {
     const auto& o = b_.opt();
     if (recvSeq_ >= sendSeq_) return error("unsolicited message");
@@ -569,7 +680,8 @@ void Conn::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
     if (b_.sending()) sendMessage();
 }
 
-void Conn::sendMessage()
+template <class Stream>
+void Conn<Stream>::sendMessage()
 {
     const auto& o = b_.opt();
     const std::uint64_t seq = sendSeq_++;
@@ -577,18 +689,20 @@ void Conn::sendMessage()
     appendMaskedFrame(pending_, o.binary ? 0x2 : 0x1, b_.payloadFor(seq), o.size, b_.maskKey());
 }
 
-void Conn::sendControl(std::uint8_t opcode, const char* data, std::size_t n)
+template <class Stream>
+void Conn<Stream>::sendControl(std::uint8_t opcode, const char* data, std::size_t n)
 {
     appendMaskedFrame(pending_, opcode, data, n, b_.maskKey());
     flush();
 }
 
-void Conn::flush()
+template <class Stream>
+void Conn<Stream>::flush()
 {
     if (writing_ || pending_.empty()) return;
     wbuf_.swap(pending_);
     writing_ = true;
-    net::async_write(socket_, net::buffer(wbuf_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    net::async_write(socket_, net::buffer(wbuf_), [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
         self->writing_ = false;
         self->wbuf_.clear();
         if (self->b_.stopped()) return;
@@ -619,7 +733,7 @@ void Bench::connUpgraded()
 void Bench::handshakeIterationDone(int index)
 {
     if (!sending()) return;
-    conns_[index] = std::make_shared<Conn>(*this, index);
+    conns_[index] = makeConn(index);
     conns_[index]->start();
 }
 
@@ -627,7 +741,7 @@ void Bench::startMoreConnections()
 {
     while (started_ < o_.conns && started_ - upgraded_ < o_.connectConcurrency) {
         const int i = started_++;
-        conns_[i] = std::make_shared<Conn>(*this, i);
+        conns_[i] = makeConn(i);
         conns_[i]->start();
     }
 }
@@ -676,6 +790,25 @@ int Bench::run()
         return 2;
     }
     endpoint_.port(static_cast<unsigned short>(o_.port));
+    if (o_.tls) {
+        tls_.emplace(ssl::context::tls_client);
+        tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        // Every handshake is a full one: no session cache, no tickets kept.
+        SSL_CTX_set_session_cache_mode(tls_->native_handle(), SSL_SESS_CACHE_OFF);
+        if (o_.ca.empty()) {
+            tls_->set_verify_mode(ssl::verify_none);
+        } else {
+            boost::system::error_code ec;
+            tls_->load_verify_file(o_.ca, ec);
+            if (ec) {
+                std::fprintf(stderr, "wharf-bench: --ca %s: %s\n", o_.ca.c_str(), ec.message().c_str());
+                return 2;
+            }
+            tls_->set_verify_mode(ssl::verify_peer);
+            tls_->set_verify_callback(ssl::host_name_verification(o_.sni));
+        }
+    }
     if (o_.mode == "idle") {
         rssBefore_ = procRssKiB(o_.idlePid);
         if (rssBefore_ < 0) {
@@ -698,7 +831,7 @@ int Bench::run()
     if (o_.mode == "handshake") {
         startPhase(Phase::Warmup);
         for (int i = 0; i < o_.conns; ++i) {
-            conns_[i] = std::make_shared<Conn>(*this, i);
+            conns_[i] = makeConn(i);
             conns_[i]->start();
         }
         setupTimer.cancel();
@@ -718,9 +851,15 @@ int Bench::run()
     ioc_.run();
     watchdog.join();
 
-    const double secs = std::chrono::duration<double>(measureEnd_ - measureStart_).count();
+    // No measured window when setup failed.
+    const double secs = measureStart_ == Clock::time_point{} ? 0.0 : std::chrono::duration<double>(measureEnd_ - measureStart_).count();
     std::string line = "mode=" + o_.mode;
     if (!o_.label.empty()) line += " label=" + o_.label;
+    if (o_.tls) {
+        line += " tls=1";
+        if (!tlsVersion_.empty()) line += " tls_version=" + tlsVersion_ + " tls_cipher=" + tlsCipher_;
+        if (!tlsGroup_.empty()) line += " tls_group=" + tlsGroup_;
+    }
     char buf[512];
     std::snprintf(buf, sizeof buf, " conns=%d", o_.conns);
     line += buf;
