@@ -43,28 +43,92 @@ public:
     }
 
 private:
+    // Two ways of waiting for data:
+    // - quiet (no buffer): async_wait, then read into the thread's buffer. asio re-arms
+    //   epoll (EPOLL_CTL_MOD) for every such wait: a system call per read.
+    // - busy (after data arrived): a speculative async_receive into a small buffer of the
+    //   connection's own. asio then reads when epoll reports data and re-arms nothing, so
+    //   a read costs one recv and no epoll_ctl. Back to quiet (buffer freed) after
+    //   quietAfter without traffic (WsConnection::onTimer -> releaseReadBuffer).
     void doRead() override
     {
+        if (demoting_) {
+            demoting_ = false;
+            ownBuffer_.reset();
+        }
+        if (ownBuffer_) {
+            socket_.async_receive(net::buffer(ownBuffer_.get(), ownBufferSize),
+                                  [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t n) {
+                                      onReceived(ec, n);
+                                  });
+            return;
+        }
         socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), this](const boost::system::error_code& ec) {
             onReadable(ec);
         });
+    }
+
+    void onReceived(const boost::system::error_code& ec, std::size_t n)
+    {
+        if (readStopped_) return;
+        if (ec == net::error::operation_aborted && demoting_) return doRead();  // quiet now
+        if (ec) return onReadError(ec);
+        if (n < ownBufferSize) {
+            if (!onBytes(ownBuffer_.get(), n)) return;
+            return doRead();
+        }
+        // The buffer is full: more is waiting. Continue in the thread's large buffer, in
+        // one piece, so that large frames stay whole (no copy to assemble them).
+        std::memcpy(threadReadBuffer().data(), ownBuffer_.get(), n);
+        readLoop(n);
     }
 
     void onReadable(const boost::system::error_code& waitError)
     {
         if (readStopped_) return;
         if (waitError) return onReadError(waitError);
+        if (!ownBuffer_) {
+            ownBuffer_.reset(new char[ownBufferSize]);  // busy from now on
+            rearmDeadline();                            // to be told when it is quiet again
+        }
+        readLoop(0);
+    }
+
+    /// Reads into the thread's buffer after its first `have` bytes, until drained.
+    void readLoop(std::size_t have)
+    {
         auto& buffer = threadReadBuffer();
         for (int i = 0; i < readsPerWakeup; ++i) {
             boost::system::error_code ec;
-            const std::size_t n = socket_.read_some(net::buffer(buffer), ec);
-            if (ec == net::error::would_block || ec == net::error::try_again) return doRead();
-            if (ec) return onReadError(ec);
+            std::size_t n = socket_.read_some(net::buffer(buffer.data() + have, buffer.size() - have), ec);
+            if (ec == net::error::would_block || ec == net::error::try_again) {
+                if (have > 0 && !onBytes(buffer.data(), have)) return;
+                return doRead();
+            }
+            if (ec) {
+                if (have > 0 && !onBytes(buffer.data(), have)) return;
+                return onReadError(ec);
+            }
+            n += have;
+            have = 0;
             if (!onBytes(buffer.data(), n)) return;
-            if (n < buffer.size()) return doRead();  // drained; asio re-arms epoll on wait
+            if (n < buffer.size()) return doRead();  // drained
         }
         // Busy peer: let other connections run, then continue.
         net::post(strand_, [self = shared_from_this(), this] { onReadable({}); });
+    }
+
+    bool holdsReadBuffer() const noexcept override { return ownBuffer_ && !demoting_; }
+
+    void releaseReadBuffer() override
+    {
+        // Strand; nothing is being written (WsConnection checked), so the only operation
+        // cancel() ends is the pending receive: it completes with operation_aborted and
+        // doRead() frees the buffer and waits the quiet way.
+        if (!ownBuffer_ || demoting_ || closing_) return;
+        demoting_ = true;
+        boost::system::error_code ec;
+        socket_.cancel(ec);
     }
 
     void doWrite(const std::vector<net::const_buffer>& buffers) override
@@ -138,7 +202,11 @@ private:
         socket_.close(ec);
     }
 
+    static constexpr std::size_t ownBufferSize = 16 * 1024;
+
     tcp::socket socket_;
+    std::unique_ptr<char[]> ownBuffer_;  // busy: the pending receive's buffer
+    bool demoting_ = false;              // busy -> quiet once the receive is cancelled
     bool closing_ = false;
 };
 
