@@ -22,8 +22,6 @@
 #include <string>
 #include <system_error>
 
-#include <pthread.h>
-#include <signal.h>
 
 #ifndef WHARF_CHAT_PUBLIC_DIR
 #define WHARF_CHAT_PUBLIC_DIR ""
@@ -95,14 +93,6 @@ int main(int argc, char** argv)
         return 1;
     }
 
-    // Block SIGINT/SIGTERM before any server thread exists, so every thread inherits the
-    // mask and the signals wait for sigwait() below instead of killing the process.
-    sigset_t stopSignals;
-    sigemptyset(&stopSignals);
-    sigaddset(&stopSignals, SIGINT);
-    sigaddset(&stopSignals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-
     chat::ChatRoom room;
     wharf::Server server;
     try {
@@ -118,6 +108,7 @@ int main(int argc, char** argv)
             server.addConnector(connector);
         }
         server.setThreads(threads);
+        server.setStopAtShutdown(true);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);
@@ -140,12 +131,7 @@ int main(int argc, char** argv)
     fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
     std::fflush(stdout);
 
-    int received = 0;
-    sigwait(&stopSignals, &received);
-    fmt::print("wharf-chat: {}, closing {} connection(s)\n", received == SIGINT ? "SIGINT" : "SIGTERM",
-               server.sessionCount());
-    std::fflush(stdout);
-    server.stop();
+    server.join();  // until SIGINT/SIGTERM: setStopAtShutdown closes every session with 1001 first
     fmt::print("wharf-chat: stopped\n");
     return 0;
 }

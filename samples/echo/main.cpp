@@ -24,8 +24,6 @@
 #include <string>
 #include <string_view>
 
-#include <pthread.h>
-#include <signal.h>
 
 namespace {
 
@@ -105,14 +103,6 @@ int main(int argc, char** argv)
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
     CLI11_PARSE(app, argc, argv);
 
-    // Block SIGINT/SIGTERM before any server thread exists, so every thread inherits the
-    // mask and the signals wait for sigwait() below instead of killing the process.
-    sigset_t stopSignals;
-    sigemptyset(&stopSignals);
-    sigaddset(&stopSignals, SIGINT);
-    sigaddset(&stopSignals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-
     wharf::Server server;
     try {
         wharf::ServerConnector connector;
@@ -127,6 +117,7 @@ int main(int argc, char** argv)
             server.addConnector(connector);
         }
         server.setThreads(threads);
+        server.setStopAtShutdown(true);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addWebSocket("/echo/*", [&](wharf::WebSocketServletFactory& factory) {
@@ -153,12 +144,7 @@ int main(int argc, char** argv)
                    browserHost(host), server.port(noPlain ? 0 : 1), noDeflate ? "off" : "on", maxMessageSize);
     std::fflush(stdout);
 
-    int received = 0;
-    sigwait(&stopSignals, &received);
-    fmt::print("wharf-echo: {}, closing {} connection(s)\n", received == SIGINT ? "SIGINT" : "SIGTERM",
-               server.sessionCount());
-    std::fflush(stdout);
-    server.stop();
+    server.join();  // until SIGINT/SIGTERM: setStopAtShutdown closes every session with 1001 first
     fmt::print("wharf-echo: stopped\n");
     return 0;
 }

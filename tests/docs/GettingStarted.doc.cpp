@@ -80,6 +80,7 @@ int runServer()
     wharf::Server server;
     server.addConnector({"0.0.0.0", 8080, std::nullopt});  // host, port (0 = pick one), TLS
     server.setThreads(0);                                   // 0 = one per hardware thread
+    server.setStopAtShutdown(true);                         // Ctrl-C / SIGTERM: graceful stop
 
     auto context = std::make_shared<wharf::ServletContextHandler>("/");
     context->addStaticFiles("/", "public");                 // index.html, CSS, JS
@@ -95,7 +96,7 @@ int runServer()
 
     server.start();   // throws "port 8080 on 0.0.0.0 is already in use (EADDRINUSE)" and the like
     fmt::print("listening on port {}\n", server.port());
-    server.join();    // until server.stop() is called from another thread
+    server.join();    // until Ctrl-C / SIGTERM (or server.stop() from another thread)
     return 0;
 }
 //]

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <thread>
 
@@ -614,5 +615,24 @@ TEST_SUITE("websocket")
         }
         CHECK_THROWS_AS(server.port(2), std::out_of_range);
         server.stop();
+    }
+
+    TEST_CASE("setStopAtShutdown: SIGTERM stops the server gracefully and join() returns")
+    {
+        Fixture fx;
+        TestServer server(fx.setup(), 2, [](Server& s) { s.setStopAtShutdown(true); });
+        RawClient client(server.port());
+        REQUIRE(client.handshake("/rec").status == 101);
+        auto rec = fx.recorder();
+        REQUIRE(rec->waitFor([](const auto& e) { return e.connected; }));
+        std::thread joiner([&] { server.server().join(); });
+        std::raise(SIGTERM);  // handled by the server, not fatal to this process
+        auto close = client.readUntilClose();
+        REQUIRE(close);
+        CHECK(close->closeCode() == 1001);
+        client.sendClose(1001);
+        joiner.join();  // join() ran the stop and returned
+        CHECK_FALSE(server.server().isRunning());
+        CHECK(rec->snapshot().closeStatus == CloseStatus::GoingAway);
     }
 }

@@ -46,7 +46,7 @@ struct HttpLimits {
 ///     wharf::Server server(8080);
 ///     server.setHandler(context);
 ///     server.start();   // throws if a port cannot be bound
-///     server.join();    // until stop() (from a signal handler thread, another thread, ...)
+///     server.join();    // until stop() from another thread, or Ctrl-C with setStopAtShutdown(true)
 ///
 /// stop() is graceful: acceptors close, every WebSocket session is closed with 1001,
 /// queued messages drain for up to the stop timeout, then sockets close and threads end.
@@ -67,12 +67,17 @@ public:
     void setHandler(std::shared_ptr<Handler> handler);
     void setHttpLimits(const HttpLimits& limits);
     void setStopTimeout(std::chrono::milliseconds timeout);
+    /// Jetty's setStopAtShutdown: while the server runs, SIGINT and SIGTERM stop it
+    /// gracefully instead of killing the process. The stop runs inside join(), which then
+    /// returns, so `start(); join();` is all a main() needs. Call before start().
+    void setStopAtShutdown(bool stop);
 
     /// Binds every connector and starts the threads; returns once listening.
     /// Throws std::runtime_error naming the address and the reason when a bind fails
     /// (nothing stays bound then), or when a TLS connector's files are unusable.
     void start();
-    /// Blocks until the server has stopped.
+    /// Blocks until the server has stopped (by stop() from another thread, or by a
+    /// signal with setStopAtShutdown(true)).
     void join();
     /// Graceful stop (see above); returns when everything is closed. Idempotent.
     void stop();

@@ -19,7 +19,7 @@ std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
         const auto rest = target.substr(target.find("//") + 2);
         const auto pathStart = rest.find_first_of("/?");
         target = pathStart == std::string::npos ? "/" : rest.substr(pathStart);
-        if (target.front() == '?') target.insert(0, "/");
+        if (target.front() == '?') target = "/" + target;
     }
     return out.setTarget(std::move(target)) ? std::string_view() : "malformed request target";
 }

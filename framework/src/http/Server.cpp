@@ -10,10 +10,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -59,6 +62,10 @@ struct Server::Impl {
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     std::vector<Listener> listeners;
     std::vector<std::thread> pool;
+
+    bool stopAtShutdown = false;
+    std::unique_ptr<net::signal_set> signals;
+    std::atomic<bool> signalled{false};  // SIGINT/SIGTERM arrived; join() stops the server
 
     std::mutex mutex;  // guards running/stopped transitions
     std::condition_variable stoppedCv;
@@ -130,6 +137,7 @@ void Server::setThreads(unsigned threads) { impl_->threads = threads; }
 void Server::setHandler(std::shared_ptr<Handler> handler) { impl_->handler = std::move(handler); }
 void Server::setHttpLimits(const HttpLimits& limits) { impl_->limits = limits; }
 void Server::setStopTimeout(std::chrono::milliseconds timeout) { impl_->stopTimeout = timeout; }
+void Server::setStopAtShutdown(bool stop) { impl_->stopAtShutdown = stop; }
 
 void Server::start()
 {
@@ -160,6 +168,18 @@ void Server::start()
         impl_->accept(l);
         log::info("listening on {}://{}:{}", l.tls ? "https" : "http", l.config.host, l.port);
     }
+    if (impl_->stopAtShutdown) {
+        // The handler only raises a flag: stop() joins the server's threads, so it runs in
+        // join(), never on a server thread.
+        impl_->signalled = false;
+        impl_->signals = std::make_unique<net::signal_set>(*impl_->ioc, SIGINT, SIGTERM);
+        impl_->signals->async_wait([impl = impl_.get()](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            log::info("{}: stopping gracefully", signal == SIGINT ? "SIGINT" : "SIGTERM");
+            impl->signalled = true;
+            impl->stoppedCv.notify_all();
+        });
+    }
     impl_->work.emplace(impl_->ioc->get_executor());
     for (unsigned i = 0; i < threads; ++i)
         impl_->pool.emplace_back([ioc = impl_->ioc.get()] {
@@ -179,7 +199,17 @@ void Server::start()
 void Server::join()
 {
     std::unique_lock lock(impl_->mutex);
-    impl_->stoppedCv.wait(lock, [&] { return impl_->stopped; });
+    while (!impl_->stopped) {
+        if (impl_->signalled.exchange(false)) {
+            lock.unlock();
+            stop();
+            lock.lock();
+            continue;
+        }
+        // Polling as well: the signal handler cannot take the mutex (stop() may hold it
+        // while it joins that very thread), so its notify may come before this wait.
+        impl_->stoppedCv.wait_for(lock, std::chrono::milliseconds(100));
+    }
 }
 
 void Server::stop()
@@ -221,6 +251,7 @@ void Server::stop()
     for (auto& t : impl_->pool)
         if (t.joinable()) t.join();
     impl_->pool.clear();
+    impl_->signals.reset();  // restores the signals' default dispositions
     impl_->listeners.clear();
     impl_->state.reset();
     impl_->ioc.reset();  // destroys whatever handlers were still queued

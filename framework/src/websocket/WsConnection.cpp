@@ -610,8 +610,9 @@ bool WsConnection::handleControl(std::string_view payload)
 
 WsConnection::Admit WsConnection::admit(std::size_t bytes, bool control)
 {
+    // outClosed_ (guarded by outMutex_) is set before teardown: no need to read the
+    // strand-only finished_ from a foreign thread.
     if (outClosed_ && !control) return Admit::Closed;
-    if (finished_) return Admit::Closed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
     if (!control && queued > 0 && queued + bytes > policy_.maxSendQueueSize) return Admit::Full;
@@ -643,8 +644,9 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
     }
     const std::size_t before = outBuf_.size();
     const bool compress = action_->deflate && payload.size() >= action_->deflate->threshold;
-    if (!compress && payload.size() >= directWriteMin && outSegments_.empty() && !writing_ && !finished_ &&
-        strand_.running_in_this_thread()) {
+    // The strand check comes first: writing_ and finished_ are the strand's to read.
+    if (!compress && payload.size() >= directWriteMin && strand_.running_in_this_thread() && outSegments_.empty() &&
+        !writing_ && !finished_) {
         writeDirect(opcode, payload);
         if (done) outCallbacks_.push_back(std::move(done));  // flush() reports it once all is out
         return true;
@@ -690,7 +692,7 @@ bool WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCall
         return false;
     }
     std::unique_lock lock(outMutex_);
-    if (outClosed_ || finished_) {
+    if (outClosed_) {
         lock.unlock();
         return refuse(Admit::Closed, done);
     }
