@@ -98,8 +98,11 @@ struct Server::Impl {
         const auto address = net::ip::make_address(l.config.host == "localhost" ? "127.0.0.1" : l.config.host, ec);
         if (ec) throw std::runtime_error(fmt::format("cannot listen on \"{}\": not an IP address", l.config.host));
         const tcp::endpoint endpoint(address, l.config.port);
-        l.acceptor = std::make_unique<tcp::acceptor>(*ioc);
-        l.retry = std::make_unique<net::steady_timer>(*ioc);
+        // Acceptors are not thread-safe: the acceptor, its retry timer and stop()'s close
+        // all run on one strand (a race TSan found between accept and close).
+        const auto strand = net::make_strand(*ioc);
+        l.acceptor = std::make_unique<tcp::acceptor>(strand);
+        l.retry = std::make_unique<net::steady_timer>(strand);
         l.acceptor->open(endpoint.protocol(), ec);
         if (!ec) l.acceptor->set_option(net::socket_base::reuse_address(true), ec);
         if (!ec && address.is_v6()) l.acceptor->set_option(net::ip::v6_only(false), ec);
@@ -221,16 +224,16 @@ void Server::stop()
     state.stopping.store(true);
 
     // 1. No new connections.
-    std::promise<void> closed;
-    net::post(*impl_->ioc, [&] {
-        for (auto& l : impl_->listeners) {
+    for (auto& l : impl_->listeners) {
+        std::promise<void> closed;
+        net::post(l.acceptor->get_executor(), [&] {
             boost::system::error_code ec;
             l.acceptor->close(ec);
             l.retry->cancel();
-        }
-        closed.set_value();
-    });
-    closed.get_future().wait();
+            closed.set_value();
+        });
+        closed.get_future().wait();
+    }
 
     // 2. Close every session with 1001 and idle HTTP connections; let queues drain.
     for (auto& c : state.snapshot()) c->gracefulClose();
