@@ -5,12 +5,17 @@
 # Then, when openssl is installed, a second table for TLS (wss://): wharf-echo and
 # websocketpp-echo with a throwaway self-signed certificate, ratios against websocketpp-tls
 # (or against plain wharf without it).
+# Then a small fan-out table: wharf-chat (the chat sample) with FANOUT_CONNS receivers and
+# one sender (wharf-bench --mode fanout); no peer here has the same chat semantics, so it
+# has no comparison column.
 #
 #   bench/run.sh            # everything, about 6 minutes (TLS: about 1 of them)
 #   RUNS=1 DURATION=1 IDLE_CONNS=1000 bench/run.sh   # a quick look
 #   SERVERS="wharf beast" bench/run.sh                # a subset
 #   TLS=0 bench/run.sh                                # no TLS table
 #   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
+#   FANOUT=0 bench/run.sh                             # no fan-out table
+#   FANOUT_CONNS=100 bench/run.sh                     # fewer fan-out receivers (default 1000)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
 #
@@ -30,6 +35,8 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws"}
 TLS=${TLS:-1}
 TLS_SERVERS=${TLS_SERVERS:-"wharf-tls websocketpp-tls"}
+FANOUT=${FANOUT:-1}
+FANOUT_CONNS=${FANOUT_CONNS:-1000}
 tls_cert=$build/bench-tls-cert.pem
 tls_key=$build/bench-tls-key.pem
 results=$build/bench-results.txt
@@ -38,6 +45,7 @@ log() { echo "run.sh: $*" >&2; }
 
 # Many idle connections need descriptors on both sides.
 want_fds=$((IDLE_CONNS + 1000))
+[[ $FANOUT == 1 && $((FANOUT_CONNS + 1000)) -gt $want_fds ]] && want_fds=$((FANOUT_CONNS + 1000))
 if [[ $(ulimit -n) -lt $want_fds ]]; then
   ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
@@ -52,6 +60,7 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWHARF_BUILD_BENCH=ON -DWHARF_BUILD_SAMPLES=ON \
         -DWHARF_BUILD_TESTS=OFF >/dev/null
   targets="wharf-echo wharf-bench beast-echo"
+  [[ $FANOUT == 1 ]] && targets+=" wharf-chat"
   help=$(cmake --build "$build" --target help)
   if [[ $help == *websocketpp-echo* ]]; then targets+=" websocketpp-echo"; fi
   for t in $targets; do
@@ -76,6 +85,8 @@ server_cmd() {  # name -> "cpus|command"
     # TLS: only the wss connector (--no-plain), same threads and CPU as "wharf".
     wharf-tls)   echo "0|$build/samples/echo/wharf-echo --host 127.0.0.1 --no-plain --tls-port 0 --tls-cert $tls_cert --tls-key $tls_key --threads 1 --no-deflate" ;;
     websocketpp-tls) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1 --tls-cert $tls_cert --tls-key $tls_key" ;;
+    # Fan-out: the chat sample, one thread; receivers never speak after their name, so no idle timeout hits.
+    wharf-chat)  [[ -x $build/samples/chat/wharf-chat ]] && echo "0|$build/samples/chat/wharf-chat --host 127.0.0.1 --port 0 --threads 1 --public $root/samples/chat/public --idle-timeout 86400" ;;
   esac
   return 0
 }
@@ -107,7 +118,9 @@ start_server() {  # name
   server_pid=$!
   server_port=
   for _ in $(seq 100); do
-    server_port=$(sed -n 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
+    # Echo servers print "echoing at ws://HOST:PORT/"; wharf-chat "open http://localhost:PORT/".
+    server_port=$(sed -n -e 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' \
+                         -e 's|.*open http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
     [[ -n $server_port ]] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
@@ -133,11 +146,18 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 declare -A lines  # "server/workload" -> newline-separated result lines
 ran=()
 tls_ran=()  # TLS servers, in their own table
+fanout_ran=()  # fan-out (wharf-chat), in its own table
 if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   # Re-render the table from an earlier run's raw lines.
   while IFS= read -r l; do
     [[ $l == mode=* ]] || continue
     s=$(sed -n 's/.* label=\([^ ]*\).*/\1/p' <<<"$l")
+    if [[ $l == mode=fanout* ]]; then
+      FANOUT_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l")
+      [[ " ${fanout_ran[*]} " == *" $s "* ]] || fanout_ran+=("$s")
+      lines[$s/fanout]+="$l"$'\n'
+      continue
+    fi
     case $l in
       "mode=echo "*" size=16 "*) w=echo16 ;;
       "mode=echo "*" size=65536 "*) w=echo64k ;;
@@ -155,6 +175,7 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   done <"$results"
   SERVERS=
   TLS_SERVERS=
+  FANOUT=0
 else
   : >"$results"
 fi
@@ -200,6 +221,23 @@ if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
     done
   else
     log "skipping TLS (no openssl, or it could not make a certificate)"
+  fi
+fi
+
+# Fan-out: wharf-chat, FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding,
+# 16-byte payloads. Every broadcast is framed once by the chat and shared by all sessions.
+if [[ $FANOUT == 1 ]]; then
+  if [[ -z $(server_cmd wharf-chat) ]]; then
+    log "skipping fan-out (no $build/samples/chat/wharf-chat)"
+  else
+    log "server wharf-chat (fan-out, $FANOUT_CONNS receivers)"
+    if start_server wharf-chat; then
+      fanout_ran+=(wharf-chat)
+      for _ in $(seq "$RUNS"); do
+        lines[wharf-chat/fanout]+="$(load wharf-chat --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      done
+      stop_server
+    fi
   fi
 fi
 
@@ -286,6 +324,25 @@ if [[ ${#tls_ran[@]} -gt 0 ]]; then
     e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s); hs=$(metric "$s" handshake handshakes_per_s)
     pe=$(metric "$p" echo16 msgs_per_s); pbig=$(metric "$p" echo64k mb_per_s); phs=$(metric "$p" handshake handshakes_per_s)
     echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$t_echo") | $(ratio "$e" "$pe") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) ($(fmt "$(cpu_per "$p" echo16 msgs)" 2)) | $(fmt "$big" 1) | $(ratio "$big" "$t_big") | $(ratio "$big" "$pbig") | $(fmt "$(cpu_per "$s" echo64k msgs)" 0) ($(fmt "$(cpu_per "$p" echo64k msgs)" 0)) | $(fmt "$hs" 0) | $(ratio "$hs" "$t_hs") | $(ratio "$hs" "$phs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) ($(fmt "$(cpu_per "$p" handshake handshakes)" 0)) | $(errors_total "$s") |"
+  done
+fi
+
+if [[ ${#fanout_ran[@]} -gt 0 ]]; then
+  echo
+  echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); wharf-chat on CPU 0 (1 thread), wharf-bench on CPU 1."
+  echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding, 16-byte payloads; a delivery is one"
+  echo "receiver getting one broadcast. wharf-chat only: no peer here has the same chat semantics, so no ratio column."
+  echo "Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
+  echo
+  echo "| server | receivers | deliveries/s | broadcasts/s | server CPU µs/delivery | errors |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for s in "${fanout_ran[@]}"; do
+    ferr=0
+    while IFS= read -r l; do
+      [[ -z $l ]] && continue
+      e=$(field "$l" errors); ferr=$((ferr + ${e:-1}))
+    done <<<"${lines[$s/fanout]:-}"
+    echo "| $s | $FANOUT_CONNS | $(fmt "$(metric "$s" fanout deliveries_per_s)" 0) | $(fmt "$(metric "$s" fanout broadcasts_per_s)" 0) | $(fmt "$(cpu_per "$s" fanout deliveries)" 2) | $ferr |"
   done
 fi
 echo

@@ -5,7 +5,7 @@
 // fresh key per frame (RFC 6455 5.3); everything produced while handling one read goes
 // out in one write. Echoes are checked byte for byte against what was sent.
 //
-//   wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]
+//   wharf-bench --mode echo|latency|handshake|idle|fanout [--host 127.0.0.1] [--port 9001]
 //               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
 //               [--duration 3] [--warmup 0.5] [--server-pid PID] [--pid PID] [--label NAME]
 //               [--tls [--ca FILE] [--sni localhost]]
@@ -22,6 +22,16 @@
 //   msgs=... msgs_per_s=... mb_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
 // msgs counts echoes received in the measured window (after the warm-up); mb_per_s is
 // echoed payload bytes per second (10^6 bytes), one direction.
+//
+// fanout (against wharf-chat; --path defaults to /chat): --conns receivers (default 1000) each send a
+// unique name ("r17") and wait for their own "* r17 joined" notice; then one more
+// connection, the sender, names itself "sender" and sends text messages "<seq> <padding>"
+// (--size bytes, default 16) with at most --inflight (default 4) broadcasts outstanding. A
+// broadcast is complete when the sender receives its own "sender: <payload>". Receivers
+// count deliveries (frames starting "sender: "), ignore "* " notices and check every
+// payload against the expected sequence number; a wrong one is an error. Output:
+//   mode=fanout conns=1000 inflight=4 size=16 duration_s=... broadcasts=... broadcasts_per_s=...
+//   deliveries=... deliveries_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
 //
 // Only loopback hosts are accepted. Every mode stops by itself.
 
@@ -68,7 +78,8 @@ struct Options {
     std::string mode = "echo";
     std::string host = "127.0.0.1";
     int port = 9001;
-    std::string path = "/echo";
+    std::string path = "/echo";  // fanout: "/chat" unless --path is given
+    bool pathGiven = false;
     int conns = -1;     // mode default
     int inflight = -1;  // mode default
     std::size_t size = 16;
@@ -88,7 +99,7 @@ struct Options {
 {
     std::fprintf(stderr,
                  "wharf-bench: %s\n"
-                 "usage: wharf-bench --mode echo|latency|handshake|idle [--host 127.0.0.1] [--port 9001]\n"
+                 "usage: wharf-bench --mode echo|latency|handshake|idle|fanout [--host 127.0.0.1] [--port 9001]\n"
                  "                   [--path /echo] [--conns N] [--inflight K] [--size BYTES] [--binary]\n"
                  "                   [--duration SECONDS] [--warmup SECONDS] [--server-pid PID]\n"
                  "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n"
@@ -110,7 +121,7 @@ Options parse(int argc, char** argv)
             if (a == "--mode") o.mode = value();
             else if (a == "--host") o.host = value();
             else if (a == "--port") o.port = std::stoi(value());
-            else if (a == "--path") o.path = value();
+            else if (a == "--path") o.path = value(), o.pathGiven = true;
             else if (a == "--conns") o.conns = std::stoi(value());
             else if (a == "--inflight") o.inflight = std::stoi(value());
             else if (a == "--size") o.size = std::stoul(value());
@@ -145,6 +156,11 @@ Options parse(int argc, char** argv)
     } else if (o.mode == "echo") {
         if (o.conns < 0) o.conns = 100;
         if (o.inflight < 0) o.inflight = 16;
+    } else if (o.mode == "fanout") {
+        if (o.conns < 0) o.conns = 1000;
+        if (o.inflight < 0) o.inflight = 4;
+        if (o.binary) usage("fanout mode is text only (wharf-chat takes text)");
+        if (!o.pathGiven) o.path = "/chat";
     } else {
         usage(("unknown mode " + o.mode).c_str());
     }
@@ -273,6 +289,7 @@ struct Stats {
     std::uint64_t bytes = 0;
     std::uint64_t handshakes = 0;
     std::uint64_t errors = 0;
+    std::uint64_t broadcasts = 0;  // fanout: broadcasts completed (the sender's own echo)
 };
 
 class Bench;
@@ -306,7 +323,10 @@ public:
     }
     void prime(int inflight) override
     {
-        for (int i = 0; i < inflight; ++i) sendMessage();
+        for (int i = 0; i < inflight; ++i) {
+            if (fanout_) sendFanout();
+            else sendMessage();
+        }
         flush();
     }
 
@@ -328,6 +348,8 @@ private:
     bool parseFrames();
     void onMessage(std::uint8_t opcode, const char* data, std::size_t n);
     void sendMessage();
+    void onFanoutMessage(std::uint8_t opcode, const char* data, std::size_t n);
+    void sendFanout();
     void sendControl(std::uint8_t opcode, const char* data, std::size_t n);
     void flush();
     void error(const char* what, const boost::system::error_code& ec = {});
@@ -347,6 +369,10 @@ private:
     std::deque<Clock::time_point> sentAt_;  // latency mode
     std::string fragments_;                 // a message split over several frames
     std::uint8_t fragOpcode_ = 0;
+    bool fanout_ = false;        // fanout mode
+    bool fanoutSender_ = false;  // fanout: the one connection that sends
+    bool fanoutReady_ = false;   // fanout: own join notice seen
+    std::string fanoutName_;
 };
 
 class Bench {
@@ -392,6 +418,28 @@ public:
             std::fprintf(stderr, "wharf-bench: conn %d: %s%s%s\n", conn, what, ec ? ": " : "", ec ? ec.message().c_str() : "");
     }
     void connUpgraded();
+    /// fanout: connection count including the sender (index conns).
+    int totalConns() const { return o_.conns + (o_.mode == "fanout" ? 1 : 0); }
+    /// fanout: the payload of broadcast `seq`: "<seq> " then pattern bytes, --size in all
+    /// (longer when the number does not fit).
+    const std::string& fanoutPayload(std::uint64_t seq)
+    {
+        fanoutScratch_ = std::to_string(seq);
+        fanoutScratch_ += ' ';
+        if (fanoutScratch_.size() < o_.size) fanoutScratch_.append(pattern_.data() + seq % 251, o_.size - fanoutScratch_.size());
+        return fanoutScratch_;
+    }
+    void fanoutReady(bool sender);
+    void countDelivery(std::size_t bytes)
+    {
+        if (phase_ != Phase::Measure) return;
+        ++stats_.msgs;
+        stats_.bytes += bytes;
+    }
+    void countBroadcast()
+    {
+        if (phase_ == Phase::Measure) ++stats_.broadcasts;
+    }
     void handshakeIterationDone(int index);  // handshake mode: start the next iteration
     ssl::context& tlsContext() { return *tls_; }
     /// The first completed TLS handshake records what was negotiated, for the output.
@@ -432,6 +480,8 @@ private:
     bool setupFailed_ = false;
     std::optional<ssl::context> tls_;  // --tls
     std::string tlsVersion_, tlsCipher_, tlsGroup_;
+    std::string fanoutScratch_;
+    int fanoutReady_ = 0;
 };
 
 template <class Stream>
@@ -448,7 +498,14 @@ std::shared_ptr<ConnBase> Bench::makeConn(int index)
 }
 
 template <class Stream>
-Conn<Stream>::Conn(Bench& b, int index) : b_(b), index_(index), socket_(makeStream(b)) {}
+Conn<Stream>::Conn(Bench& b, int index) : b_(b), index_(index), socket_(makeStream(b))
+{
+    if (b.opt().mode == "fanout") {
+        fanout_ = true;
+        fanoutSender_ = index == b.opt().conns;
+        fanoutName_ = fanoutSender_ ? "sender" : "r" + std::to_string(index);
+    }
+}
 
 template <class Stream>
 void Conn<Stream>::start()
@@ -515,7 +572,9 @@ void Conn<Stream>::sendUpgradeRequest()
     });
     // Idle connections keep only a small buffer, so the client side scales to many.
     const bool idle = b_.opt().mode == "idle" || b_.opt().mode == "handshake";
-    rbuf_.resize(idle ? 4096 : std::max<std::size_t>(64 * 1024, 2 * (b_.opt().size + 16)));
+    rbuf_.resize(idle ? 4096
+                 : fanout_ ? std::max<std::size_t>(16 * 1024, 2 * (b_.opt().size + 64))
+                           : std::max<std::size_t>(64 * 1024, 2 * (b_.opt().size + 16)));
     readHandshake();
 }
 
@@ -566,6 +625,11 @@ void Conn<Stream>::onUpgraded()
         closing_ = true;
         sendControl(0x8, payload, 2);
     } else {
+        if (fanout_) {
+            // The name first; ready once the chat announces it ("* name joined").
+            appendMaskedFrame(pending_, 0x1, fanoutName_.data(), fanoutName_.size(), b_.maskKey());
+            flush();
+        }
         b_.connUpgraded();
     }
     if (!parseFrames()) return;
@@ -663,6 +727,7 @@ bool Conn<Stream>::parseFrames()
 template <class Stream>
 void Conn<Stream>::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
 {
+    if (fanout_) return onFanoutMessage(opcode, data, n);
     const auto& o = b_.opt();
     if (recvSeq_ >= sendSeq_) return error("unsolicited message");
     const std::uint8_t want = o.binary ? 0x2 : 0x1;
@@ -687,6 +752,46 @@ void Conn<Stream>::sendMessage()
     const std::uint64_t seq = sendSeq_++;
     if (o.mode == "latency") sentAt_.push_back(Clock::now());
     appendMaskedFrame(pending_, o.binary ? 0x2 : 0x1, b_.payloadFor(seq), o.size, b_.maskKey());
+}
+
+template <class Stream>
+void Conn<Stream>::onFanoutMessage(std::uint8_t opcode, const char* data, std::size_t n)
+{
+    if (opcode != 0x1) return b_.countError(index_, "fanout: not a text message", {});
+    const std::string_view text(data, n);
+    if (text.starts_with("* ")) {
+        // Join/leave notices; our own join makes this connection ready.
+        if (!fanoutReady_ && text == "* " + fanoutName_ + " joined") {
+            fanoutReady_ = true;
+            b_.fanoutReady(fanoutSender_);
+        }
+        return;
+    }
+    constexpr std::string_view prefix = "sender: ";
+    if (!text.starts_with(prefix)) return b_.countError(index_, "fanout: unexpected message", {});
+    const std::string_view payload = text.substr(prefix.size());
+    if (fanoutSender_ && recvSeq_ >= sendSeq_) return error("fanout: unsolicited echo");
+    const std::uint64_t seq = recvSeq_++;
+    if (payload != b_.fanoutPayload(seq)) {
+        b_.countError(index_, "fanout: payload mismatch", {});
+        // Resynchronise on the sequence number the payload carries, if any.
+        std::uint64_t got = 0;
+        std::size_t i = 0;
+        for (; i < payload.size() && i < 20 && payload[i] >= '0' && payload[i] <= '9'; ++i) got = got * 10 + std::uint64_t(payload[i] - '0');
+        if (i > 0 && (!fanoutSender_ || got < sendSeq_)) recvSeq_ = got + 1;
+    } else if (fanoutSender_) {
+        b_.countBroadcast();
+    } else {
+        b_.countDelivery(n);
+    }
+    if (fanoutSender_ && b_.sending()) sendFanout();
+}
+
+template <class Stream>
+void Conn<Stream>::sendFanout()
+{
+    const std::string& payload = b_.fanoutPayload(sendSeq_++);
+    appendMaskedFrame(pending_, 0x1, payload.data(), payload.size(), b_.maskKey());
 }
 
 template <class Stream>
@@ -715,6 +820,7 @@ void Bench::connUpgraded()
 {
     ++upgraded_;
     startMoreConnections();
+    if (o_.mode == "fanout") return;  // fanoutReady() moves on
     if (upgraded_ == o_.conns) {
         if (o_.mode == "idle") {
             // Let the server settle (deferred frees, lazy buffers), then measure.
@@ -727,6 +833,19 @@ void Bench::connUpgraded()
             return;
         }
         startPhase(Phase::Warmup);
+    }
+}
+
+void Bench::fanoutReady(bool sender)
+{
+    if (phase_ != Phase::Setup) return;
+    if (sender) return startPhase(Phase::Warmup);  // primes the sender alone
+    if (++fanoutReady_ == o_.conns) {
+        // Every receiver is in the room: now the sender.
+        const int i = o_.conns;
+        ++started_;
+        conns_[i] = makeConn(i);
+        conns_[i]->start();
     }
 }
 
@@ -752,13 +871,14 @@ void Bench::startPhase(Phase p)
     if (p == Phase::Warmup) {
         if (o_.mode == "echo" || o_.mode == "latency")
             for (auto& c : conns_) c->prime(o_.inflight);
+        if (o_.mode == "fanout") conns_[o_.conns]->prime(o_.inflight);
         if (o_.warmup <= 0) return startPhase(Phase::Measure);
         timer_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.warmup)));
         timer_.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) startPhase(Phase::Measure);
         });
     } else if (p == Phase::Measure) {
-        stats_ = Stats{0, 0, 0, stats_.errors};  // errors of the warm-up still count
+        stats_ = Stats{0, 0, 0, stats_.errors, 0};  // errors of the warm-up still count
         latencies_.clear();
         measureStart_ = Clock::now();
         serverCpu0_ = procCpuSeconds(o_.serverPid);
@@ -816,9 +936,9 @@ int Bench::run()
             return 2;
         }
     }
-    conns_.resize(static_cast<std::size_t>(o_.conns));
+    conns_.resize(static_cast<std::size_t>(totalConns()));
     // Setup (connect + upgrade of every connection) has its own bound.
-    const auto setupLimit = std::chrono::seconds(o_.mode == "idle" ? 60 : 15);
+    const auto setupLimit = std::chrono::seconds(o_.mode == "idle" ? 60 : o_.mode == "fanout" ? 30 : 15);
     net::steady_timer setupTimer(ioc_);
     setupTimer.expires_after(setupLimit);
     setupTimer.async_wait([this](const boost::system::error_code& ec) {
@@ -867,6 +987,10 @@ int Bench::run()
         std::snprintf(buf, sizeof buf, " inflight=%d size=%zu type=%s", o_.inflight, o_.size, o_.binary ? "binary" : "text");
         line += buf;
     }
+    if (o_.mode == "fanout") {
+        std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
+        line += buf;
+    }
     if (o_.mode == "idle") {
         const double per = rssAfter_ >= 0 ? double(rssAfter_ - rssBefore_) * 1024.0 / o_.conns : -1;
         std::snprintf(buf, sizeof buf, " rss_before_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f", rssBefore_, rssAfter_, per);
@@ -889,6 +1013,12 @@ int Bench::run()
             return v[k];
         };
         std::snprintf(buf, sizeof buf, " p50_us=%.1f p99_us=%.1f p999_us=%.1f", pct(0.50), pct(0.99), pct(0.999));
+        line += buf;
+    }
+    if (o_.mode == "fanout") {
+        std::snprintf(buf, sizeof buf, " broadcasts=%" PRIu64 " broadcasts_per_s=%.0f deliveries=%" PRIu64 " deliveries_per_s=%.0f",
+                      stats_.broadcasts, secs > 0 ? double(stats_.broadcasts) / secs : 0.0, stats_.msgs,
+                      secs > 0 ? double(stats_.msgs) / secs : 0.0);
         line += buf;
     }
     if (o_.mode == "handshake") {
