@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: builds Release in build-bench, runs wharf-bench against wharf-echo and the
-# peer servers (beast-echo, websocketpp-echo if built, Node ws if installed), and prints one
-# Markdown table of medians with ratios against websocketpp (or beast-echo without it).
+# peer servers (beast-echo, websocketpp-echo if built, Node ws if installed, Jetty 9.4 if
+# java, javac and Debian's libjetty9-java + libjetty9-extra-java are installed), and prints
+# one Markdown table of medians with ratios against websocketpp (or beast-echo without it).
 # Then, when openssl is installed, a second table for TLS (wss://): wharf-echo and
 # websocketpp-echo with a throwaway self-signed certificate, ratios against websocketpp-tls
 # (or against plain wharf without it).
@@ -16,11 +17,17 @@
 #   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
 #   FANOUT=0 bench/run.sh                             # no fan-out table
 #   FANOUT_CONNS=100 bench/run.sh                     # fewer fan-out receivers (default 1000)
+#   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
 # wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
+# "jetty" (bench/peers/JettyEcho.java, compiled here with javac) runs in a JVM pinned to
+# CPU 0 like the others; before its measured runs it gets a throwaway warm-up for the JIT
+# (echo 16 B for JIT_WARMUP s, default 10, then 2 s each of echo 64 KiB and handshakes):
+# with the compiler threads sharing the one CPU, echo rates were still climbing after 3 s
+# and flat from about 8 s on.
 # Only 127.0.0.1 is used. Only the servers started here are stopped, by PID. Raw result
 # lines go to build-bench/bench-results.txt.
 set -euo pipefail
@@ -32,11 +39,12 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-0.5}
 IDLE_CONNS=${IDLE_CONNS:-5000}
-SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws"}
+SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws jetty"}
 TLS=${TLS:-1}
 TLS_SERVERS=${TLS_SERVERS:-"wharf-tls websocketpp-tls"}
 FANOUT=${FANOUT:-1}
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
+JIT_WARMUP=${JIT_WARMUP:-10}
 tls_cert=$build/bench-tls-cert.pem
 tls_key=$build/bench-tls-key.pem
 results=$build/bench-results.txt
@@ -69,6 +77,30 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then
   done
 fi
 bench=$build/bench/wharf-bench
+
+# Jetty 9.4 from Debian's jars (libjetty9-java, libjetty9-extra-java for WebSocket).
+jetty_dir=$build/bench/jetty
+jetty_cp=
+have_java_jars=1
+for j in jetty9-server jetty9-http jetty9-io jetty9-util jetty9-servlet jetty9-security jetty9-websocket-api \
+         jetty9-websocket-common jetty9-websocket-server jetty9-websocket-servlet jetty9-websocket-client \
+         jetty9-client jetty9-xml servlet-api; do
+  [[ -f /usr/share/java/$j.jar ]] || { have_java_jars=0; break; }
+  jetty_cp+=/usr/share/java/$j.jar:
+done
+command -v java >/dev/null || have_java_jars=0
+if [[ ${NO_BUILD:-0} != 1 && $have_java_jars == 1 && " $SERVERS " == *" jetty "* ]]; then
+  if command -v javac >/dev/null; then
+    mkdir -p "$jetty_dir"
+    javac -nowarn -d "$jetty_dir" -cp "$jetty_cp" "$here/peers/JettyEcho.java" >"$build/bench-build-jetty.log" 2>&1 ||
+      { log "javac JettyEcho.java failed; see $build/bench-build-jetty.log"; exit 1; }
+  else
+    log "no javac: jetty uses what $jetty_dir holds, if anything"
+  fi
+fi
+# JVM flags: the serial collector (no GC threads to compete on the one CPU), a heap cap and
+# a small initial heap (so idle RSS counts what the connections touch), smaller thread stacks.
+jetty_jvm="-XX:+UseSerialGC -Xms16m -Xmx512m -Xss256k"
 if [[ -d $here/peers/node_modules/ws ]] || (command -v npm >/dev/null && (cd "$here/peers" && timeout 120 npm ci --no-audit --no-fund >/dev/null 2>&1)); then
   have_ws=1
 else
@@ -82,6 +114,7 @@ server_cmd() {  # name -> "cpus|command"
     beast)       echo "0|$build/bench/beast-echo --port 0 --threads 1" ;;
     websocketpp) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1" ;;
     ws)          [[ $have_ws == 1 ]] && command -v node >/dev/null && echo "0|node $here/peers/ws-echo.mjs --port 0" ;;
+    jetty)       [[ $have_java_jars == 1 && -f $jetty_dir/JettyEcho.class ]] && echo "0|java $jetty_jvm -cp $jetty_cp$jetty_dir JettyEcho --port 0" ;;
     # TLS: only the wss connector (--no-plain), same threads and CPU as "wharf".
     wharf-tls)   echo "0|$build/samples/echo/wharf-echo --host 127.0.0.1 --no-plain --tls-port 0 --tls-cert $tls_cert --tls-key $tls_key --threads 1 --no-deflate" ;;
     websocketpp-tls) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1 --tls-cert $tls_cert --tls-key $tls_key" ;;
@@ -286,6 +319,10 @@ if [[ ${#ran[@]} -gt 0 ]]; then
   echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
   echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
   echo "Server CPU columns: server utime+stime over the measured window / messages (or handshakes) in it."
+  if [[ ${#jit_warmed[@]} -gt 0 ]]; then
+    echo "${jit_warmed[*]}: JVM (Jetty 9.4, $jetty_jvm) pinned to CPU 0 like the others; after start a throwaway JIT warm-up"
+    echo "(echo 16 B for ${JIT_WARMUP} s, echo 64 KiB 2 s, handshakes 2 s) before the measured runs; its idle memory uses a fresh JVM, no warm-up."
+  fi
   echo
   echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn ($IDLE_CONNS) | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
