@@ -6,17 +6,19 @@
 # Then, when openssl is installed, a second table for TLS (wss://): wharf-echo and
 # websocketpp-echo with a throwaway self-signed certificate, ratios against websocketpp-tls
 # (or against plain wharf without it).
-# Then a small fan-out table: wharf-chat (the chat sample) with FANOUT_CONNS receivers and
-# one sender (wharf-bench --mode fanout); no peer here has the same chat semantics, so it
-# has no comparison column.
+# Then a fan-out table (wharf-bench --mode fanout: FANOUT_CONNS receivers and one sender)
+# against three servers of the same chat protocol: wharf-chat (the chat sample, one shared
+# wharf::Message per broadcast), wharf-chat-naive (wharf, one sendText per member) and
+# websocketpp-chat (websocketpp's per-member send), ratios against websocketpp-chat.
 #
 #   bench/run.sh            # everything, about 6 minutes (TLS: about 1 of them)
 #   RUNS=1 DURATION=1 IDLE_CONNS=1000 bench/run.sh   # a quick look
-#   SERVERS="wharf beast" bench/run.sh                # a subset
+#   SERVERS="wharf beast" bench/run.sh                # a subset (SERVERS="": no main table)
 #   TLS=0 bench/run.sh                                # no TLS table
 #   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
 #   FANOUT=0 bench/run.sh                             # no fan-out table
 #   FANOUT_CONNS=100 bench/run.sh                     # fewer fan-out receivers (default 1000)
+#   FANOUT_SERVERS="wharf-chat websocketpp-chat" bench/run.sh   # a fan-out subset
 #   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
@@ -39,11 +41,13 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-0.5}
 IDLE_CONNS=${IDLE_CONNS:-5000}
-SERVERS=${SERVERS:-"wharf wharf-2t beast websocketpp ws jetty"}
+# Set but empty (SERVERS="") runs none of that group.
+SERVERS=${SERVERS-"wharf wharf-2t beast websocketpp ws jetty"}
 TLS=${TLS:-1}
-TLS_SERVERS=${TLS_SERVERS:-"wharf-tls websocketpp-tls"}
+TLS_SERVERS=${TLS_SERVERS-"wharf-tls websocketpp-tls"}
 FANOUT=${FANOUT:-1}
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
+FANOUT_SERVERS=${FANOUT_SERVERS-"wharf-chat wharf-chat-naive websocketpp-chat"}
 JIT_WARMUP=${JIT_WARMUP:-10}
 tls_cert=$build/bench-tls-cert.pem
 tls_key=$build/bench-tls-key.pem
@@ -68,9 +72,10 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWHARF_BUILD_BENCH=ON -DWHARF_BUILD_SAMPLES=ON \
         -DWHARF_BUILD_TESTS=OFF >/dev/null
   targets="wharf-echo wharf-bench beast-echo"
-  [[ $FANOUT == 1 ]] && targets+=" wharf-chat"
+  [[ $FANOUT == 1 ]] && targets+=" wharf-chat wharf-chat-naive"
   help=$(cmake --build "$build" --target help)
   if [[ $help == *websocketpp-echo* ]]; then targets+=" websocketpp-echo"; fi
+  if [[ $FANOUT == 1 && $help == *websocketpp-chat* ]]; then targets+=" websocketpp-chat"; fi
   for t in $targets; do
     cmake --build "$build" -j1 --target "$t" >"$build/bench-build.log" 2>&1 ||
       { log "building $t failed; see $build/bench-build.log"; exit 1; }
@@ -120,6 +125,9 @@ server_cmd() {  # name -> "cpus|command"
     websocketpp-tls) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1 --tls-cert $tls_cert --tls-key $tls_key" ;;
     # Fan-out: the chat sample, one thread; receivers never speak after their name, so no idle timeout hits.
     wharf-chat)  [[ -x $build/samples/chat/wharf-chat ]] && echo "0|$build/samples/chat/wharf-chat --host 127.0.0.1 --port 0 --threads 1 --public $root/samples/chat/public --idle-timeout 86400" ;;
+    # The same chat protocol with a frame built per recipient: on wharf (sendText per member), on websocketpp.
+    wharf-chat-naive) [[ -x $build/bench/wharf-chat-naive ]] && echo "0|$build/bench/wharf-chat-naive --port 0 --threads 1" ;;
+    websocketpp-chat) [[ -x $build/bench/websocketpp-chat ]] && echo "0|$build/bench/websocketpp-chat --port 0" ;;
   esac
   return 0
 }
@@ -151,7 +159,7 @@ start_server() {  # name
   server_pid=$!
   server_port=
   for _ in $(seq 100); do
-    # Echo servers print "echoing at ws://HOST:PORT/"; wharf-chat "open http://localhost:PORT/".
+    # Echo servers print "echoing at ws://HOST:PORT/"; the chat servers "open http://HOST:PORT/".
     server_port=$(sed -n -e 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' \
                          -e 's|.*open http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
     [[ -n $server_port ]] && return 0
@@ -179,7 +187,8 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 declare -A lines  # "server/workload" -> newline-separated result lines
 ran=()
 tls_ran=()  # TLS servers, in their own table
-fanout_ran=()  # fan-out (wharf-chat), in its own table
+fanout_ran=()  # fan-out (chat servers), in its own table
+jit_warmed=()  # servers that got the throwaway JIT warm-up (for the table's footnote)
 if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   # Re-render the table from an earlier run's raw lines.
   while IFS= read -r l; do
@@ -209,6 +218,11 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   SERVERS=
   TLS_SERVERS=
   FANOUT=0
+  if grep -q '^# JIT warm-up .* label=jetty ' "$results"; then
+    jit_warmed+=(jetty)
+    w=$(sed -n 's/^# JIT warm-up mode=echo .* size=16 .* duration_s=\([0-9.]*\).*/\1/p' "$results" | head -n1)
+    [[ -n $w ]] && JIT_WARMUP=$(printf '%.0f' "$w")
+  fi
 else
   : >"$results"
 fi
@@ -219,6 +233,17 @@ for s in $SERVERS; do
   ran+=("$s")
   log "server $s"
   start_server "$s" || continue
+  if [[ $s == jetty ]]; then
+    # A JIT needs more than WARMUP: throwaway runs first, kept in the raw file as comments only.
+    log "jetty: ${JIT_WARMUP} s + 4 s JIT warm-up (not measured)"
+    jit_warmed+=("$s")
+    for args in "--mode echo --conns 100 --inflight 16 --size 16 --duration $JIT_WARMUP" \
+                "--mode echo --conns 10 --inflight 4 --size 65536 --binary --duration 2" \
+                "--mode handshake --conns 8 --duration 2"; do
+      # shellcheck disable=SC2086
+      echo "# JIT warm-up $(taskset -c 1 timeout $((JIT_WARMUP + 60)) "$bench" --host 127.0.0.1 --port "$server_port" --label "$s" --warmup 0 $args || true)" >>"$results"
+    done
+  fi
   for r in $(seq "$RUNS"); do
     lines[$s/echo16]+="$(load "$s" --mode echo --conns 100 --inflight 16 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/echo64k]+="$(load "$s" --mode echo --conns 10 --inflight 4 --size 65536 --binary --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
@@ -257,21 +282,20 @@ if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
   fi
 fi
 
-# Fan-out: wharf-chat, FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding,
-# 16-byte payloads. Every broadcast is framed once by the chat and shared by all sessions.
+# Fan-out: FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding, 16-byte
+# payloads, against each chat server. wharf-chat frames every broadcast once and shares it;
+# wharf-chat-naive and websocketpp-chat build a frame per recipient.
 if [[ $FANOUT == 1 ]]; then
-  if [[ -z $(server_cmd wharf-chat) ]]; then
-    log "skipping fan-out (no $build/samples/chat/wharf-chat)"
-  else
-    log "server wharf-chat (fan-out, $FANOUT_CONNS receivers)"
-    if start_server wharf-chat; then
-      fanout_ran+=(wharf-chat)
-      for _ in $(seq "$RUNS"); do
-        lines[wharf-chat/fanout]+="$(load wharf-chat --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
-      done
-      stop_server
-    fi
-  fi
+  for s in $FANOUT_SERVERS; do
+    [[ -z $(server_cmd "$s") ]] && { log "skipping $s (not available)"; continue; }
+    log "server $s (fan-out, $FANOUT_CONNS receivers)"
+    start_server "$s" || continue
+    fanout_ran+=("$s")
+    for _ in $(seq "$RUNS"); do
+      lines[$s/fanout]+="$(load "$s" --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+    done
+    stop_server
+  done
 fi
 
 # --- table ---------------------------------------------------------------------------
@@ -365,21 +389,28 @@ if [[ ${#tls_ran[@]} -gt 0 ]]; then
 fi
 
 if [[ ${#fanout_ran[@]} -gt 0 ]]; then
+  fbase=
+  for s in "${fanout_ran[@]}"; do [[ $s == websocketpp-chat ]] && fbase=websocketpp-chat; done
+  f_del=; f_cpu=
+  if [[ -n $fbase ]]; then f_del=$(metric "$fbase" fanout deliveries_per_s); f_cpu=$(cpu_per "$fbase" fanout deliveries); fi
   echo
-  echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); wharf-chat on CPU 0 (1 thread), wharf-bench on CPU 1."
+  echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); each chat server on CPU 0 (1 thread), wharf-bench on CPU 1."
   echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding, 16-byte payloads; a delivery is one"
-  echo "receiver getting one broadcast. wharf-chat only: no peer here has the same chat semantics, so no ratio column."
-  echo "Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
+  echo "receiver getting one broadcast. Same chat protocol on every server: wharf-chat frames each broadcast once (one shared"
+  echo "wharf::Message); wharf-chat-naive (wharf, sendText per member) and websocketpp-chat (websocketpp's send per member) build a"
+  echo "frame per recipient. Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
+  echo "Ratios vs ${fbase:-– (websocketpp-chat did not run)}: deliveries/s (higher is better) and server CPU per delivery (lower is better)."
   echo
-  echo "| server | receivers | deliveries/s | broadcasts/s | server CPU µs/delivery | errors |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| server | receivers | deliveries/s | vs ${fbase:-–} | broadcasts/s | server CPU µs/delivery | vs ${fbase:-–} | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${fanout_ran[@]}"; do
     ferr=0
     while IFS= read -r l; do
       [[ -z $l ]] && continue
       e=$(field "$l" errors); ferr=$((ferr + ${e:-1}))
     done <<<"${lines[$s/fanout]:-}"
-    echo "| $s | $FANOUT_CONNS | $(fmt "$(metric "$s" fanout deliveries_per_s)" 0) | $(fmt "$(metric "$s" fanout broadcasts_per_s)" 0) | $(fmt "$(cpu_per "$s" fanout deliveries)" 2) | $ferr |"
+    d=$(metric "$s" fanout deliveries_per_s); c=$(cpu_per "$s" fanout deliveries)
+    echo "| $s | $FANOUT_CONNS | $(fmt "$d" 0) | $(ratio "$d" "$f_del") | $(fmt "$(metric "$s" fanout broadcasts_per_s)" 0) | $(fmt "$c" 2) | $(ratio "$c" "$f_cpu") | $ferr |"
   done
 fi
 echo

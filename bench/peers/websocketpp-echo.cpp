@@ -12,6 +12,8 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include "websocketpp-common.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -29,11 +31,7 @@ int serve(unsigned short port, int threads, const std::string& cert, const std::
     using Server = websocketpp::server<Config>;
     constexpr bool tls = std::is_same_v<Config, websocketpp::config::asio_tls>;
     Server server;
-    server.clear_access_channels(websocketpp::log::alevel::all);
-    server.clear_error_channels(websocketpp::log::elevel::all);
-    server.init_asio();
-    server.set_reuse_addr(true);
-    server.set_listen_backlog(4096);
+    peers::initServer(server);
     server.set_message_handler([&server](websocketpp::connection_hdl hdl, typename Server::message_ptr msg) {
         websocketpp::lib::error_code ec;
         server.send(hdl, msg->get_payload(), msg->get_opcode(), ec);
@@ -62,10 +60,7 @@ int serve(unsigned short port, int threads, const std::string& cert, const std::
                 con->get_socket().lowest_layer().set_option(boost::asio::ip::tcp::no_delay(true), e);
         });
     } else {
-        server.set_socket_init_handler([](websocketpp::connection_hdl, boost::asio::ip::tcp::socket& s) {
-            boost::system::error_code ec;
-            s.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-        });
+        peers::noDelayOnAccept(server);
     }
     server.listen(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     websocketpp::lib::asio::error_code ec;
