@@ -4,6 +4,8 @@
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
+#include "detail/Poller.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -111,8 +113,9 @@ struct ServerState {
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> webSocketCount{0};
     DeadlineSweeper deadlines;
+    Poller poller;  // plain WebSocket connections' readiness
 
-    explicit ServerState(boost::asio::io_context& io) : ioc(io), deadlines(io) {}
+    ServerState(boost::asio::io_context& io, unsigned threads) : ioc(io), deadlines(io), poller(io, threads) {}
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {

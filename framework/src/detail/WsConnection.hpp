@@ -98,14 +98,7 @@ protected:
     void clearStreamDeadline();
     virtual void onStreamDeadline() {}
 
-    /// A stream may hold a receive buffer while data flows: it is asked to let go of it
-    /// (releaseReadBuffer, strand, never while a write is in flight) once nothing was
-    /// received or sent for `quietAfter`.
-    static constexpr auto quietAfter = std::chrono::seconds(1);
-    virtual bool holdsReadBuffer() const noexcept { return false; }
-    virtual void releaseReadBuffer() {}
-    /// Recomputes the deadline (e.g. after holdsReadBuffer() changed).
-    void rearmDeadline() { armTimer(); }
+    ServerState& serverState() const noexcept { return *server_; }
 
     Strand strand_;
     bool readStopped_ = false;  // strand: no more reads wanted

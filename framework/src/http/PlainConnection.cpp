@@ -4,7 +4,15 @@
 #include "detail/HttpSession.hpp"
 #include "detail/PlainConnection.hpp"
 
-#include <boost/asio/write.hpp>
+#include "detail/Poller.hpp"
+
+#include <boost/asio/dispatch.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
 
 namespace wharf::detail {
 namespace net = boost::asio;
@@ -13,7 +21,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 /// One receive buffer per thread, shared by every connection that thread serves:
-/// an idle connection holds none (DESIGN.md, "The data path").
+/// a connection holds none (DESIGN.md, "The data path").
 std::vector<char>& threadReadBuffer()
 {
     thread_local std::vector<char> buffer(256 * 1024);
@@ -26,188 +34,240 @@ constexpr int readsPerWakeup = 4;
 // close frame is not destroyed by an RST (a lingering close).
 constexpr auto lingerTimeout = std::chrono::seconds(2);
 
-class PlainWsConnection final : public WsConnection {
+boost::system::error_code lastError() { return {errno, boost::system::system_category()}; }
+bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+/// The WebSocket stream of a plain TCP connection. The descriptor leaves asio after the
+/// handshake and is watched by the server's Poller (edge-triggered, registered once):
+/// no asio state, pending operation or buffer per connection while it is idle.
+class PlainWsConnection final : public WsConnection, private Poller::Target {
 public:
     PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server,
                       std::shared_ptr<UpgradeAction> action, std::string remote)
         : WsConnection(std::move(strand), std::move(server), std::move(action), std::move(remote)),
-          socket_(std::move(socket))
+          poller_(serverState().poller)
     {
         // Accepted non-blocking, with TCP_NODELAY inherited from the listening socket
-        // (Server.cpp): no system calls here.
+        // (Server.cpp): no system calls here but asio's deregistration.
         boost::system::error_code ec;
-        if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+        if (!socket.non_blocking()) socket.non_blocking(true, ec);
 #ifndef __linux__
-        socket_.set_option(tcp::no_delay(true), ec);
+        socket.set_option(tcp::no_delay(true), ec);
 #endif
+        fd_ = socket.release(ec);
+        if (ec) fd_ = -1;
     }
+
+    ~PlainWsConnection() override { closeSocket(); }
 
 private:
-    // Two ways of waiting for data:
-    // - quiet (no buffer): async_wait, then read into the thread's buffer. asio re-arms
-    //   epoll (EPOLL_CTL_MOD) for every such wait: a system call per read.
-    // - busy (after data arrived): a speculative async_receive into a small buffer of the
-    //   connection's own. asio then reads when epoll reports data and re-arms nothing, so
-    //   a read costs one recv and no epoll_ctl. Back to quiet (buffer freed) after
-    //   quietAfter without traffic (WsConnection::onTimer -> releaseReadBuffer).
+    // --- readiness (Poller thread, its lock held): hand the work to the strand ----------
+    void onPollEvents(std::uint32_t events) override
+    {
+        auto self = std::static_pointer_cast<PlainWsConnection>(weak_from_this().lock());
+        if (!self) return;  // being destroyed: its destructor waits in Poller::remove
+        auto work = [self = std::move(self), events] { self->onEvents(events); };
+        if (poller_.singleThreaded()) net::dispatch(strand_, std::move(work));
+        else net::post(strand_, std::move(work));
+    }
+
+    void onEvents(std::uint32_t events)
+    {
+        if (fd_ < 0) return;
+        if (waitingWrite_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continueWrite();
+        if (fd_ < 0) return;
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+            if (draining_) drain();
+            else if (reading_ && !readStopped_) readLoop();
+        }
+    }
+
+    // --- reading ------------------------------------------------------------------------
     void doRead() override
     {
-        if (demoting_) {
-            demoting_ = false;
-            ownBuffer_.reset();
-        }
-        if (ownBuffer_) {
-            socket_.async_receive(net::buffer(ownBuffer_.get(), ownBufferSize),
-                                  [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t n) {
-                                      onReceived(ec, n);
-                                  });
+        // Registered once (the first call, from start()); readiness that is there already
+        // is reported at once. Later calls: data that arrived while we were not reading
+        // has already produced its edge, so look now.
+        if (fd_ < 0) return;
+        reading_ = true;
+        if (!registered_) {
+            if (const int e = registerFd()) onReadError({e, boost::system::system_category()});
             return;
         }
-        socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), this](const boost::system::error_code& ec) {
-            onReadable(ec);
-        });
+        readLoop();
     }
 
-    void onReceived(const boost::system::error_code& ec, std::size_t n)
+    /// Into the Poller (once): 0 or the errno.
+    int registerFd()
     {
-        if (readStopped_) return;
-        if (ec == net::error::operation_aborted && demoting_) return doRead();  // quiet now
-        if (ec) return onReadError(ec);
-        if (n < ownBufferSize) {
-            if (!onBytes(ownBuffer_.get(), n)) return;
-            return doRead();
-        }
-        // The buffer is full: more is waiting. Continue in the thread's large buffer, in
-        // one piece, so that large frames stay whole (no copy to assemble them).
-        std::memcpy(threadReadBuffer().data(), ownBuffer_.get(), n);
-        readLoop(n);
+        if (const int e = poller_.add(fd_, *this)) return e;
+        registered_ = true;
+        self_ = shared_from_this();  // no pending operation holds an idle connection: it holds itself
+        return 0;
     }
 
-    void onReadable(const boost::system::error_code& waitError)
+    std::shared_ptr<void> onPollerShutdown() override
     {
-        if (readStopped_) return;
-        if (waitError) return onReadError(waitError);
-        if (!ownBuffer_) {
-            ownBuffer_.reset(new char[ownBufferSize]);  // busy from now on
-            rearmDeadline();                            // to be told when it is quiet again
-        }
-        readLoop(0);
+        // The server's threads are gone; Poller::shutdown holds its locks.
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        registered_ = false;
+        return std::move(self_);
     }
 
-    /// Reads into the thread's buffer after its first `have` bytes, until drained.
-    void readLoop(std::size_t have)
+    /// Reads into the thread's buffer until the socket is drained (edge-triggered: a read
+    /// that fills less than the buffer took everything there was).
+    void readLoop()
     {
         auto& buffer = threadReadBuffer();
         for (int i = 0; i < readsPerWakeup; ++i) {
-            boost::system::error_code ec;
-            std::size_t n = socket_.read_some(net::buffer(buffer.data() + have, buffer.size() - have), ec);
-            if (ec == net::error::would_block || ec == net::error::try_again) {
-                if (have > 0 && !onBytes(buffer.data(), have)) return;
-                return doRead();
+            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            if (n > 0) {
+                if (!onBytes(buffer.data(), static_cast<std::size_t>(n))) return;
+                if (static_cast<std::size_t>(n) < buffer.size()) return;  // drained: wait for the next edge
+                continue;
             }
-            if (ec) {
-                if (have > 0 && !onBytes(buffer.data(), have)) return;
-                return onReadError(ec);
-            }
-            n += have;
-            have = 0;
-            if (!onBytes(buffer.data(), n)) return;
-            if (n < buffer.size()) return doRead();  // drained
+            if (n == 0) return onReadError(net::error::eof);
+            if (errno == EINTR) continue;
+            if (wouldBlock(errno)) return;
+            return onReadError(lastError());
         }
         // Busy peer: let other connections run, then continue.
-        net::post(strand_, [self = shared_from_this(), this] { onReadable({}); });
+        net::post(strand_, [self = shared_from_this(), this] {
+            if (fd_ >= 0 && !readStopped_ && !draining_) readLoop();
+        });
     }
 
-    bool holdsReadBuffer() const noexcept override { return ownBuffer_ && !demoting_; }
-
-    void releaseReadBuffer() override
+    // --- writing ------------------------------------------------------------------------
+    /// Writes what the socket takes now; the bytes written (errors: -1 with errno).
+    ssize_t writeSome(std::span<const net::const_buffer> buffers)
     {
-        // Strand; nothing is being written (WsConnection checked), so the only operation
-        // cancel() ends is the pending receive: it completes with operation_aborted and
-        // doRead() frees the buffer and waits the quiet way.
-        if (!ownBuffer_ || demoting_ || closing_) return;
-        demoting_ = true;
-        boost::system::error_code ec;
-        socket_.cancel(ec);
-    }
-
-    void doWrite(const std::vector<net::const_buffer>& buffers) override
-    {
-        auto done = [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t) {
-            onWriteDone(ec);
-        };
-        // One buffer (the usual rest of a partial write) needs no copy of the vector.
-        if (buffers.size() == 1) net::async_write(socket_, buffers.front(), std::move(done));
-        else net::async_write(socket_, buffers, std::move(done));
+        std::array<iovec, 64> iov;
+        std::size_t count = 0;
+        for (const auto& b : buffers) {
+            if (count == iov.size()) break;
+            if (b.size() == 0) continue;
+            iov[count].iov_base = const_cast<void*>(b.data());
+            iov[count].iov_len = b.size();
+            ++count;
+        }
+        if (count == 0) return 0;
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = count;
+        for (;;) {
+            const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            if (n >= 0 || errno != EINTR) return n;
+        }
     }
 
     std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
     {
-        if (closing_) return 0;
-        boost::system::error_code ec;
-        const std::size_t n = socket_.write_some(buffers, ec);  // the socket is non-blocking
-        return ec ? 0 : n;
+        if (fd_ < 0 || shutDown_) return 0;
+        const ssize_t n = writeSome(buffers);
+        return n > 0 ? static_cast<std::size_t>(n) : 0;  // errors are doWrite's to report
     }
 
+    void doWrite(const std::vector<net::const_buffer>& buffers) override
+    {
+        pending_.assign(buffers.begin(), buffers.end());
+        waitingWrite_ = true;
+        if (!registered_ && fd_ >= 0) {
+            // Not reading yet (a close queued before the first read): EPOLLOUT is still needed.
+            if (const int e = registerFd()) return finishWrite({e, boost::system::system_category()});
+        }
+        continueWrite();
+    }
+
+    void continueWrite()
+    {
+        while (fd_ >= 0) {
+            const ssize_t n = writeSome(pending_);
+            if (n < 0) {
+                if (wouldBlock(errno)) return;  // the next EPOLLOUT edge continues
+                return finishWrite(lastError());
+            }
+            auto left = static_cast<std::size_t>(n);
+            std::size_t i = 0;
+            while (i < pending_.size() && left >= pending_[i].size()) left -= pending_[i++].size();
+            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(i));
+            if (pending_.empty()) return finishWrite({});
+            pending_.front() += left;
+        }
+        finishWrite(net::error::operation_aborted);
+    }
+
+    void finishWrite(const boost::system::error_code& ec)
+    {
+        waitingWrite_ = false;
+        pending_.clear();
+        onWriteDone(ec);
+    }
+
+    // --- closing ------------------------------------------------------------------------
     void doCloseSocket() override
     {
-        if (closing_ || !socket_.is_open()) return;
-        closing_ = true;
-        boost::system::error_code ec;
+        if (fd_ < 0 || shutDown_) return;
+        if (waitingWrite_) {
+            // Teardown with a write in flight: it ends now.
+            waitingWrite_ = false;
+            pending_.clear();
+        }
         if (peerSentClose()) {
             // The close handshake is complete: the peer sends nothing more (RFC 6455 5.5.1),
             // so with nothing unread a plain close cannot reset the connection, and our close
-            // frame leaves ahead of the FIN. No lingering needed (saves shutdown, a wait and
-            // its epoll_ctl, the final read).
-            socket_.read_some(net::buffer(threadReadBuffer()), ec);
-            if (ec == net::error::would_block || ec == net::error::try_again || ec == net::error::eof) {
-                socket_.close(ec);
-                return;
-            }
-            if (ec) {
-                socket_.close(ec);
-                return;
-            }
+            // frame leaves ahead of the FIN. No lingering needed.
+            auto& buffer = threadReadBuffer();
+            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            if (n <= 0) return closeSocket();  // nothing unread (EAGAIN), EOF or an error
             // It did send more: drain it as below.
         }
-        socket_.shutdown(tcp::socket::shutdown_send, ec);
-        if (ec) {
-            socket_.close(ec);
-            return;
-        }
+        shutDown_ = true;
+        if (::shutdown(fd_, SHUT_WR) != 0) return closeSocket();
         setStreamDeadline(lingerTimeout);  // then onStreamDeadline
+        draining_ = true;
+        if (!registered_) {
+            if (registerFd() != 0) closeSocket();
+            return;  // readiness that is there already is reported at once
+        }
         drain();
     }
 
     void drain()
     {
-        socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), this](const boost::system::error_code& e) {
-            if (e) return closeSocket();
-            auto& buffer = threadReadBuffer();
-            for (;;) {
-                boost::system::error_code ec;
-                socket_.read_some(net::buffer(buffer), ec);
-                if (ec == net::error::would_block || ec == net::error::try_again) return drain();
-                if (ec) return closeSocket();  // EOF: the peer closed too
-            }
-        });
+        auto& buffer = threadReadBuffer();
+        for (;;) {
+            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+            if (n > 0) continue;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && wouldBlock(errno)) return;  // the next edge continues
+            return closeSocket();  // EOF: the peer closed too (or an error)
+        }
     }
 
     void onStreamDeadline() override { closeSocket(); }
 
     void closeSocket()
     {
-        boost::system::error_code ec;
+        if (fd_ < 0) return;
         clearStreamDeadline();
-        socket_.close(ec);
+        if (registered_) poller_.remove(fd_, *this);  // never called again after this
+        registered_ = false;
+        ::close(fd_);
+        fd_ = -1;
+        draining_ = waitingWrite_ = false;
+        const auto last = std::move(self_);  // may be the last reference: released on return
     }
 
-    static constexpr std::size_t ownBufferSize = 16 * 1024;
-
-    tcp::socket socket_;
-    std::unique_ptr<char[]> ownBuffer_;  // busy: the pending receive's buffer
-    bool demoting_ = false;              // busy -> quiet once the receive is cancelled
-    bool closing_ = false;
+    Poller& poller_;
+    int fd_ = -1;
+    bool registered_ = false;    // in the Poller
+    bool reading_ = false;       // doRead() was called: read on readiness
+    bool waitingWrite_ = false;  // pending_ waits for EPOLLOUT
+    bool shutDown_ = false;      // our FIN is sent
+    bool draining_ = false;      // lingering close: read and drop until EOF
+    std::vector<net::const_buffer> pending_;  // the rest of a write the socket did not take
+    std::shared_ptr<WsConnection> self_;       // while registered
 };
 
 class PlainHttpSession final : public HttpSession<PlainHttpSession>,

@@ -149,7 +149,7 @@ void Server::start()
     if (impl_->connectors.empty()) throw std::invalid_argument("Server::start(): no connector (addConnector first)");
     const unsigned threads = impl_->threads ? impl_->threads : std::max(1u, std::thread::hardware_concurrency());
     impl_->ioc = std::make_unique<net::io_context>(static_cast<int>(threads));
-    impl_->state = std::make_shared<detail::ServerState>(*impl_->ioc);
+    impl_->state = std::make_shared<detail::ServerState>(*impl_->ioc, threads);
     impl_->state->handler = impl_->handler;
     impl_->state->limits = impl_->limits;
     impl_->listeners.clear();
@@ -256,6 +256,7 @@ void Server::stop()
     impl_->pool.clear();
     impl_->signals.reset();  // restores the signals' default dispositions
     impl_->listeners.clear();
+    state.poller.shutdown();  // before the io_context goes (connections may outlive state)
     impl_->state.reset();
     impl_->ioc.reset();  // destroys whatever handlers were still queued
     impl_->stopped = true;

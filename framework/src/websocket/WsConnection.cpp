@@ -224,12 +224,6 @@ void WsConnection::armTimer()
     Clock::time_point deadline = Clock::time_point::max();
     if (closeSent_) deadline = closeDeadline_;
     else if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
-    if (!closeSent_ && holdsReadBuffer()) {
-        // Also when the stream's receive buffer may go (later if a write holds it now).
-        auto quiet = lastActivity_ + quietAfter;
-        if (writing_) quiet = std::max(quiet, Clock::now() + quietAfter);
-        deadline = std::min(deadline, quiet);
-    }
     if (deadline == Clock::time_point::max()) DeadlineSweeper::clear(deadline_);
     else DeadlineSweeper::set(deadline_, deadline);
 }
@@ -266,7 +260,6 @@ void WsConnection::onTimer()
         return;
     }
     const auto now = Clock::now();
-    if (!closeSent_ && !writing_ && holdsReadBuffer() && now >= lastActivity_ + quietAfter) releaseReadBuffer();
     if (closeSent_) {
         if (now >= closeDeadline_) {
             log::debug("ws {}: no close frame from the peer within {} ms", id_, policy_.closeTimeout.count());
