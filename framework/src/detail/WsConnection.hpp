@@ -40,8 +40,9 @@ struct UpgradeAction {
 
 class WsConnection : public Closable, public std::enable_shared_from_this<WsConnection> {
 public:
-    WsConnection(Strand strand, std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action,
-                 std::string remoteAddress);
+    /// Takes what it needs from `action` (the listener, request, policy, deflate) and keeps
+    /// no UpgradeAction: an idle connection holds as little as it can.
+    WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action);
     ~WsConnection() override;
 
     /// Runs on the strand once the 101 is written; `early` holds bytes read past the handshake.
@@ -56,8 +57,7 @@ public:
     bool isOpen() const noexcept { return open_.load(std::memory_order_acquire); }
     std::size_t bufferedAmount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     void setIdleTimeout(std::chrono::milliseconds timeout);
-    const std::string& remoteAddress() const noexcept { return remote_; }
-    const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return action_->request; }
+    const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return request_; }
     std::uint64_t id() const noexcept { return id_; }
 
     // Closable (server stop).
@@ -140,12 +140,13 @@ private:
     void reportError(std::error_code code, std::string message);
 
     std::shared_ptr<ServerState> server_;
-    std::shared_ptr<UpgradeAction> action_;
+    std::shared_ptr<const UpgradeRequest> request_;  // Session::upgradeRequest(); remoteAddress()
+    std::shared_ptr<const WebSocketPolicy> policyRef_;
     const WebSocketPolicy& policy_;
+    std::unique_ptr<const DeflateParams> deflate_;  // permessage-deflate was negotiated
     std::shared_ptr<WebSocketListener> listener_;
     WebSocketPartialListener* partial_ = nullptr;
     WebSocketPingPongListener* pingPong_ = nullptr;
-    std::string remote_;
     std::uint64_t id_;
     std::uint64_t registryId_ = 0;
     std::chrono::steady_clock::time_point lastActivity_;
@@ -176,8 +177,7 @@ private:
     std::string control_;              // control frame payload
     Utf8Validator utf8_;
     std::unique_ptr<Inflater> inflater_;
-    std::unique_ptr<Deflater> deflater_;
-    std::string compressed_;  // scratch for outgoing compression (guarded by outMutex_)
+    std::unique_ptr<Deflater> deflater_;  // guarded by outMutex_
 
     // Close state (strand).
     bool closeSent_ = false;       // a close frame is queued

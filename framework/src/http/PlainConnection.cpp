@@ -42,9 +42,8 @@ bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 /// no asio state, pending operation or buffer per connection while it is idle.
 class PlainWsConnection final : public WsConnection, private Poller::Target {
 public:
-    PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server,
-                      std::shared_ptr<UpgradeAction> action, std::string remote)
-        : WsConnection(std::move(strand), std::move(server), std::move(action), std::move(remote)),
+    PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
+        : WsConnection(std::move(strand), std::move(server), action),
           poller_(serverState().poller)
     {
         // Accepted non-blocking, with TCP_NODELAY inherited from the listening socket
@@ -299,8 +298,7 @@ public:
 
     void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
     {
-        auto ws = std::make_shared<PlainWsConnection>(stream_.release_socket(), strand_, server_, std::move(action),
-                                                      remote_);
+        auto ws = std::make_shared<PlainWsConnection>(stream_.release_socket(), strand_, server_, *action);
         ws->start(early);
     }
 

@@ -145,8 +145,8 @@ boost::system::error_code normalise(const boost::system::error_code& ec)
 class TlsWsConnection final : public WsConnection {
 public:
     TlsWsConnection(TlsStream stream, std::shared_ptr<TlsContext> context, Strand strand,
-                    std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action, std::string remote)
-        : WsConnection(std::move(strand), std::move(server), std::move(action), std::move(remote)),
+                    std::shared_ptr<ServerState> server, UpgradeAction& action)
+        : WsConnection(std::move(strand), std::move(server), action),
           context_(std::move(context)),
           stream_(std::move(stream)),
           readBuffer_(new char[tlsReadBufferSize]),
@@ -267,8 +267,7 @@ public:
     void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
     {
         // HttpSession set upgraded_: stream_ is moved out, nothing here may touch it again.
-        auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_, std::move(action),
-                                                    remote_);
+        auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_, *action);
         ws->start(early);
     }
 

@@ -43,14 +43,14 @@ std::string clampReason(std::string_view reason)
 
 }  // namespace
 
-WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, std::shared_ptr<UpgradeAction> action,
-                           std::string remoteAddress)
+WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
     : strand_(std::move(strand)),
       server_(std::move(server)),
-      action_(std::move(action)),
-      policy_(*action_->policy),
-      listener_(action_->listener),
-      remote_(std::move(remoteAddress)),
+      request_(std::move(action.request)),
+      policyRef_(std::move(action.policy)),
+      policy_(*policyRef_),
+      deflate_(action.deflate ? std::make_unique<const DeflateParams>(*action.deflate) : nullptr),
+      listener_(std::move(action.listener)),
       id_(++nextConnectionId),
       idleTimeout_(policy_.idleTimeout)
 {
@@ -80,7 +80,7 @@ void WsConnection::callListener(F&& f)
         what = "a non-standard exception";
     }
     if (what) text = what;
-    log::error("ws {} {}: listener threw: {}", id_, remote_, text);
+    log::error("ws {} {}: listener threw: {}", id_, request_->remoteAddress(), text);
     reportError(make_error_code(Errc::ListenerThrew), "listener threw: " + text);
     if (!closeSent_) {
         readStopped_ = true;
@@ -111,7 +111,7 @@ void WsConnection::start(std::string_view early)
     registryId_ = server_->add(std::weak_ptr<Closable>(shared_from_this()));
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
     lastActivity_ = Clock::now();
-    log::debug("ws {} {}: open {}", id_, remote_, action_->request->path());
+    log::debug("ws {} {}: open {}", id_, request_->remoteAddress(), request_->path());
     server_->deadlines.link(deadline_);
     armTimer();
     connected_ = true;
@@ -144,7 +144,7 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         outBuf_.clear();
         outSegments_.clear();
     }
-    log::debug("ws {} {}: closed {} ({}) {}", id_, remote_, static_cast<int>(status), closeStatusName(status), reason);
+    log::debug("ws {} {}: closed {} ({}) {}", id_, request_->remoteAddress(), static_cast<int>(status), closeStatusName(status), reason);
     if (connected_) {
         try {
             listener_->onClose(status, reason);
@@ -267,7 +267,7 @@ void WsConnection::onTimer()
             return;
         }
     } else if (idleTimeout_.count() > 0 && now >= lastActivity_ + idleTimeout_) {
-        log::debug("ws {} {}: idle for {} ms, closing", id_, remote_, idleTimeout_.count());
+        log::debug("ws {} {}: idle for {} ms, closing", id_, request_->remoteAddress(), idleTimeout_.count());
         {
             std::lock_guard lock(outMutex_);
             outClosed_ = true;
@@ -312,7 +312,7 @@ bool WsConnection::onBytes(char* data, std::size_t size)
 
 void WsConnection::fail(CloseStatus status, Errc error, std::string_view why)
 {
-    log::debug("ws {} {}: failing with {}: {}", id_, remote_, static_cast<int>(status), why);
+    log::debug("ws {} {}: failing with {}: {}", id_, request_->remoteAddress(), static_cast<int>(status), why);
     readStopped_ = true;
     closeAfterWrite_ = true;
     if (closeSent_) {
@@ -424,7 +424,7 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
             if (messageOpcode_ != 0)
                 return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
                             "new data frame inside a fragmented message"), false;
-            if (rsv1 && !action_->deflate)
+            if (rsv1 && !deflate_)
                 return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
                             "RSV1 set without permessage-deflate"), false;
             messageOpcode_ = op;
@@ -471,7 +471,7 @@ bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
     const bool text = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text);
     const bool messageEnd = frameEnd && frameFin_;
     if (messageCompressed_) {
-        if (!inflater_) inflater_ = std::make_unique<Inflater>(action_->deflate->clientNoContextTakeover);
+        if (!inflater_) inflater_ = std::make_unique<Inflater>(deflate_->clientNoContextTakeover);
         const std::size_t before = message_.size();
         switch (inflater_->inflate(std::string_view(data, size), message_, messageLimit_, messageEnd)) {
         case Inflater::Result::Ok: break;
@@ -636,7 +636,7 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
         return refuse(a, done);
     }
     const std::size_t before = outBuf_.size();
-    const bool compress = action_->deflate && payload.size() >= action_->deflate->threshold;
+    const bool compress = deflate_ && payload.size() >= deflate_->threshold;
     // The strand check comes first: writing_ and finished_ are the strand's to read.
     if (!compress && payload.size() >= directWriteMin && strand_.running_in_this_thread() && outSegments_.empty() &&
         !writing_ && !finished_) {
@@ -645,10 +645,11 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
         return true;
     }
     if (compress) {
-        if (!deflater_) deflater_ = std::make_unique<Deflater>(*action_->deflate);
-        if (deflater_->compress(payload, compressed_)) appendFrame(outBuf_, opcode, compressed_, true, true);
+        if (!deflater_) deflater_ = std::make_unique<Deflater>(*deflate_);
+        auto& compressed = deflater_->scratch;
+        if (deflater_->compress(payload, compressed)) appendFrame(outBuf_, opcode, compressed, true, true);
         else appendFrame(outBuf_, opcode, payload);
-        releaseIfLarge(compressed_);
+        releaseIfLarge(compressed);
     } else {
         appendFrame(outBuf_, opcode, payload);
     }
@@ -662,7 +663,7 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
 
 bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done)
 {
-    if (action_->deflate && frame->payload().size() >= action_->deflate->threshold)
+    if (deflate_ && frame->payload().size() >= deflate_->threshold)
         return sendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload(), done);
     std::unique_lock lock(outMutex_);
     if (const auto a = admit(frame->bytes.size(), false); a != Admit::Ok) {
