@@ -79,6 +79,9 @@ protected:
         (void)buffers;
         return 0;
     }
+    /// True when every write completes through doWrite (TLS): the connection then keeps its
+    /// write batch between writes instead of allocating one each time.
+    virtual bool writesAsynchronously() const noexcept { return false; }
     /// Close the transport (TLS: after close_notify); must be idempotent.
     virtual void doCloseSocket() = 0;
 
@@ -203,14 +206,22 @@ private:
     bool flushPosted_ = false;
     std::size_t outBytes_ = 0;
 
-    // The batch being written (strand).
+    // The batch being written (strand). A write the socket takes at once (the usual case)
+    // is made in the thread's batch; only one that must wait keeps a batch of its own, so
+    // an idle connection holds none.
+    struct WriteBatch {
+        std::string buf;
+        std::vector<Segment> segments;
+        std::vector<SendCallback> callbacks;
+        std::size_t bytes = 0;
+        bool close = false;
+    };
+    static WriteBatch& threadBatch();
+    /// The batch's buffers in order; returns their total size.
+    static std::size_t gather(const WriteBatch& b, std::vector<boost::asio::const_buffer>& iov);
+    WriteBatch& batch() { return inflight_ ? *inflight_ : threadBatch(); }
     bool writing_ = false;
-    bool writingClose_ = false;
-    std::size_t writingBytes_ = 0;
-    std::string wBuf_;
-    std::vector<Segment> wSegments_;
-    std::vector<SendCallback> wCallbacks_;
-    std::vector<boost::asio::const_buffer> iov_;
+    std::unique_ptr<WriteBatch> inflight_;
 };
 
 }  // namespace wharf::detail

@@ -57,7 +57,14 @@ public:
         if (ec) fd_ = -1;
     }
 
-    ~PlainWsConnection() override { closeSocket(); }
+    ~PlainWsConnection() override
+    {
+        // Normally closed already (a registered connection owns itself); not after
+        // Poller::shutdown or when it never got as far as reading.
+        if (fd_ < 0) return;
+        if (registered_) poller_.remove(fd_, *this);
+        ::close(fd_);
+    }
 
 private:
     // --- readiness (Poller thread, its lock held): hand the work to the strand ----------
@@ -196,6 +203,16 @@ private:
         finishWrite(net::error::operation_aborted);
     }
 
+    /// A write waiting for the socket ends with operation_aborted (its callbacks learn it),
+    /// later on the strand: this runs inside teardown.
+    void abortWrite()
+    {
+        if (!waitingWrite_) return;
+        waitingWrite_ = false;
+        pending_.clear();
+        net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
+    }
+
     void finishWrite(const boost::system::error_code& ec)
     {
         waitingWrite_ = false;
@@ -207,11 +224,7 @@ private:
     void doCloseSocket() override
     {
         if (fd_ < 0 || shutDown_) return;
-        if (waitingWrite_) {
-            // Teardown with a write in flight: it ends now.
-            waitingWrite_ = false;
-            pending_.clear();
-        }
+        abortWrite();
         if (peerSentClose()) {
             // The close handshake is complete: the peer sends nothing more (RFC 6455 5.5.1),
             // so with nothing unread a plain close cannot reset the connection, and our close
@@ -254,7 +267,8 @@ private:
         registered_ = false;
         ::close(fd_);
         fd_ = -1;
-        draining_ = waitingWrite_ = false;
+        draining_ = false;
+        abortWrite();
         const auto last = std::move(self_);  // may be the last reference: released on return
     }
 

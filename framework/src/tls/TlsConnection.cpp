@@ -175,6 +175,8 @@ private:
         if (onBytes(readBuffer_.get(), n)) doRead();
     }
 
+    bool writesAsynchronously() const noexcept override { return true; }
+
     void doWrite(const std::vector<net::const_buffer>& buffers) override
     {
         writePending_ = true;

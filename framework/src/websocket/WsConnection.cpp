@@ -755,42 +755,64 @@ void WsConnection::flush()
             flushPosted_ = false;
             if (outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty()) return;
             // (Only callbacks: their data already went out directly; they complete below.)
-            wBuf_.swap(outBuf_);
-            wSegments_.swap(outSegments_);
-            wCallbacks_.swap(outCallbacks_);
-            writingClose_ = outCloseQueued_;
+            // Swapped, not moved: both sides keep their capacity, so steady traffic
+            // allocates nothing.
+            auto& b = batch();
+            b.buf.swap(outBuf_);
+            b.segments.swap(outSegments_);
+            b.callbacks.swap(outCallbacks_);
+            b.close = outCloseQueued_;
             outCloseQueued_ = false;
-            writingBytes_ = outBytes_;
+            b.bytes = outBytes_;
             outBytes_ = 0;
         }
-        iov_.clear();
-        std::size_t pos = 0;
-        std::size_t total = 0;
-        for (const auto& seg : wSegments_) {
-            if (seg.inlineEnd > pos) iov_.emplace_back(wBuf_.data() + pos, seg.inlineEnd - pos);
-            pos = seg.inlineEnd;
-            iov_.emplace_back(seg.frame->bytes.data(), seg.frame->bytes.size());
-        }
-        if (pos < wBuf_.size()) iov_.emplace_back(wBuf_.data() + pos, wBuf_.size() - pos);
-        for (const auto& b : iov_) total += b.size();
+        thread_local std::vector<net::const_buffer> iov;
+        const std::size_t total = gather(batch(), iov);
         writing_ = true;
         // Try the socket first: usually it takes everything, and the batch completes without
         // an asynchronous write (no operation to allocate, no completion to dispatch).
-        std::size_t written = total ? doTryWrite(iov_) : 0;
+        std::size_t written = total ? doTryWrite(iov) : 0;
         if (written == total) {
             if (!completeWrite({})) return;
             continue;
         }
-        if (written > 0) {
-            lastActivity_ = Clock::now();
-            std::size_t i = 0;
-            while (written >= iov_[i].size()) written -= iov_[i++].size();
-            iov_.erase(iov_.begin(), iov_.begin() + static_cast<std::ptrdiff_t>(i));
-            iov_.front() += written;
+        if (written > 0) lastActivity_ = Clock::now();
+        // The rest waits for the socket: the batch (the memory iov points into) becomes
+        // this connection's until onWriteDone. (Gathered again: a short string's bytes
+        // live inside the string object, and the swap moved them.)
+        if (!inflight_) {
+            inflight_ = std::make_unique<WriteBatch>();
+            std::swap(*inflight_, threadBatch());
+            gather(*inflight_, iov);
         }
-        doWrite(iov_);
+        std::size_t i = 0;
+        while (written >= iov[i].size()) written -= iov[i++].size();
+        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(i));
+        iov.front() += written;
+        doWrite(iov);  // copies iov
         return;
     }
+}
+
+std::size_t WsConnection::gather(const WriteBatch& b, std::vector<net::const_buffer>& iov)
+{
+    iov.clear();
+    std::size_t pos = 0;
+    std::size_t total = 0;
+    for (const auto& seg : b.segments) {
+        if (seg.inlineEnd > pos) iov.emplace_back(b.buf.data() + pos, seg.inlineEnd - pos);
+        pos = seg.inlineEnd;
+        iov.emplace_back(seg.frame->bytes.data(), seg.frame->bytes.size());
+    }
+    if (pos < b.buf.size()) iov.emplace_back(b.buf.data() + pos, b.buf.size() - pos);
+    for (const auto& part : iov) total += part.size();
+    return total;
+}
+
+WsConnection::WriteBatch& WsConnection::threadBatch()
+{
+    thread_local WriteBatch batch;
+    return batch;
 }
 
 void WsConnection::onWriteDone(const boost::system::error_code& ec)
@@ -800,12 +822,13 @@ void WsConnection::onWriteDone(const boost::system::error_code& ec)
 
 bool WsConnection::completeWrite(const boost::system::error_code& ec)
 {
+    auto& b = batch();
     writing_ = false;
-    buffered_.fetch_sub(writingBytes_, std::memory_order_relaxed);
-    writingBytes_ = 0;
+    buffered_.fetch_sub(b.bytes, std::memory_order_relaxed);
+    b.bytes = 0;
     lastActivity_ = Clock::now();
     const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
-    for (auto& cb : wCallbacks_) {
+    for (auto& cb : b.callbacks) {
         if (!cb) continue;
         try {
             cb(result);
@@ -813,18 +836,20 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
             log::error("ws {}: send callback threw: {}", id_, e.what());
         }
     }
-    wCallbacks_.clear();
-    wSegments_.clear();
-    wBuf_.clear();
-    releaseIfLarge(wBuf_);
+    b.callbacks.clear();
+    b.segments.clear();
+    b.buf.clear();
+    releaseIfLarge(b.buf);
+    const bool wroteClose = b.close;
+    b.close = false;
+    if (inflight_ && !writesAsynchronously()) inflight_.reset();  // (b is gone from here)
     if (ec) {
         if (!finished_ && ec != net::error::operation_aborted && !closeSent_)
             reportError(std::error_code(ec.value(), std::system_category()), "write failed: " + ec.message());
         teardown(closeSent_ ? closeStatus_ : CloseStatus::Abnormal, closeSent_ ? closeReason_ : ec.message());
         return false;
     }
-    if (writingClose_) {
-        writingClose_ = false;
+    if (wroteClose) {
         closeWritten_ = true;
         if (closeAfterWrite_ || closeReceived_) {
             teardown(closeStatus_, closeReason_);
