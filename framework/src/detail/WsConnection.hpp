@@ -5,6 +5,7 @@
 #include "detail/Deflate.hpp"
 #include "detail/Frame.hpp"
 #include "detail/ServerState.hpp"
+#include "detail/SmallMutex.hpp"
 #include "detail/Utf8.hpp"
 
 #include <wharf/Session.hpp>
@@ -122,7 +123,7 @@ private:
     // Sending.
     enum class Admit { Ok, Closed, Full };
     Admit admit(std::size_t bytes, bool control);
-    void queued(std::unique_lock<std::mutex>& lock);
+    void queued(std::unique_lock<SmallMutex>& lock);
     bool refuse(Admit why, SendCallback& done);
     void queueClose(CloseStatus status, std::string_view reason);
     void flush();
@@ -144,8 +145,7 @@ private:
 
     std::shared_ptr<ServerState> server_;
     std::shared_ptr<const UpgradeRequest> request_;  // Session::upgradeRequest(); remoteAddress()
-    std::shared_ptr<const WebSocketPolicy> policyRef_;
-    const WebSocketPolicy& policy_;
+    std::shared_ptr<const WebSocketPolicy> policy_;
     std::unique_ptr<const DeflateParams> deflate_;  // permessage-deflate was negotiated
     std::shared_ptr<WebSocketListener> listener_;
     WebSocketPartialListener* partial_ = nullptr;
@@ -165,17 +165,18 @@ private:
     std::uint8_t header_[maxFrameHeader];
     std::uint8_t headerHave_ = 0;
     std::uint8_t frameOpcode_ = 0;
-    std::uint64_t frameLength_ = 0;
     bool frameDelivered_ = false;  // the payload went to the listener without a copy
     bool discard_ = false;         // data after our close frame is read and dropped
     bool frameFin_ = false;
-    std::uint8_t mask_[4] = {};
-    std::size_t maskOffset_ = 0;
-    std::uint64_t frameRemaining_ = 0;
+    std::uint8_t maskOffset_ = 0;
     std::uint8_t messageOpcode_ = 0;  // 0: no data message in progress
     bool messageCompressed_ = false;
-    std::size_t messageLimit_ = 0;
+    std::uint8_t mask_[4] = {};
+    std::uint64_t frameLength_ = 0;
+    std::uint64_t frameRemaining_ = 0;
     std::size_t messageReceived_ = 0;  // wire bytes of the current message
+    /// The size limit of the message in progress (text or binary).
+    std::size_t messageLimit() const noexcept;
     std::string message_;              // assembled (inflated) message or fragment
     std::string control_;              // control frame payload
     Utf8Validator utf8_;
@@ -197,13 +198,14 @@ private:
         std::size_t inlineEnd;  // outBuf_ bytes that precede the frame
         std::shared_ptr<const PreparedFrame> frame;
     };
-    std::mutex outMutex_;
+    SmallMutex outMutex_;
     std::string outBuf_;
     std::vector<Segment> outSegments_;
     std::vector<SendCallback> outCallbacks_;
     bool outClosed_ = false;      // no more sends accepted
     bool outCloseQueued_ = false; // the close frame is in outBuf_
     bool flushPosted_ = false;
+    bool writing_ = false;  // strand: a batch is being written
     std::size_t outBytes_ = 0;
 
     // The batch being written (strand). A write the socket takes at once (the usual case)
@@ -220,7 +222,6 @@ private:
     /// The batch's buffers in order; returns their total size.
     static std::size_t gather(const WriteBatch& b, std::vector<boost::asio::const_buffer>& iov);
     WriteBatch& batch() { return inflight_ ? *inflight_ : threadBatch(); }
-    bool writing_ = false;
     std::unique_ptr<WriteBatch> inflight_;
 };
 

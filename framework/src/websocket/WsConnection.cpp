@@ -47,12 +47,11 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, U
     : strand_(std::move(strand)),
       server_(std::move(server)),
       request_(std::move(action.request)),
-      policyRef_(std::move(action.policy)),
-      policy_(*policyRef_),
+      policy_(std::move(action.policy)),
       deflate_(action.deflate ? std::make_unique<const DeflateParams>(*action.deflate) : nullptr),
       listener_(std::move(action.listener)),
       id_(++nextConnectionId),
-      idleTimeout_(policy_.idleTimeout)
+      idleTimeout_(policy_->idleTimeout)
 {
     partial_ = dynamic_cast<WebSocketPartialListener*>(listener_.get());
     pingPong_ = dynamic_cast<WebSocketPingPongListener*>(listener_.get());
@@ -262,7 +261,7 @@ void WsConnection::onTimer()
     const auto now = Clock::now();
     if (closeSent_) {
         if (now >= closeDeadline_) {
-            log::debug("ws {}: no close frame from the peer within {} ms", id_, policy_.closeTimeout.count());
+            log::debug("ws {}: no close frame from the peer within {} ms", id_, policy_->closeTimeout.count());
             teardown(closeStatus_, closeReason_);
             return;
         }
@@ -378,7 +377,7 @@ bool WsConnection::parse(char*& p, char* const end)
             phase_ = Phase::Payload;
         }
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(frameRemaining_, end - p));
-        maskOffset_ = applyMask(p, n, mask_, maskOffset_);
+        maskOffset_ = static_cast<std::uint8_t>(applyMask(p, n, mask_, maskOffset_));
         frameRemaining_ -= n;
         const bool frameEnd = frameRemaining_ == 0;
         char* chunk = p;
@@ -429,8 +428,6 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
                             "RSV1 set without permessage-deflate"), false;
             messageOpcode_ = op;
             messageCompressed_ = rsv1;
-            messageLimit_ = op == static_cast<std::uint8_t>(Opcode::Text) ? policy_.maxTextMessageSize
-                                                                          : policy_.maxBinaryMessageSize;
             messageReceived_ = 0;
             utf8_.reset();
             message_.clear();
@@ -438,17 +435,17 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
         // A compressed frame may carry a little more than its share of the inflated
         // message (deflate overhead on incompressible data): same slack as below.
         const std::size_t frameLimit =
-            messageCompressed_ ? policy_.maxFrameSize + policy_.maxFrameSize / 64 + 64 : policy_.maxFrameSize;
+            messageCompressed_ ? policy_->maxFrameSize + policy_->maxFrameSize / 64 + 64 : policy_->maxFrameSize;
         if (length > frameLimit)
             return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("frame of {} bytes exceeds the limit of {}", length, policy_.maxFrameSize)), false;
+                        fmt::format("frame of {} bytes exceeds the limit of {}", length, policy_->maxFrameSize)), false;
         messageReceived_ += length;
         // Compressed messages are limited by their inflated size; the wire size only
         // needs a bound, as deflate can expand incompressible data a little.
-        const std::size_t wireLimit = messageCompressed_ ? messageLimit_ + messageLimit_ / 64 + 64 : messageLimit_;
+        const std::size_t wireLimit = messageCompressed_ ? messageLimit() + messageLimit() / 64 + 64 : messageLimit();
         if (messageReceived_ > wireLimit)
             return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("message exceeds the limit of {} bytes", messageLimit_)), false;
+                        fmt::format("message exceeds the limit of {} bytes", messageLimit())), false;
         discard_ = closeSent_;
     }
     frameOpcode_ = op;
@@ -473,11 +470,11 @@ bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
     if (messageCompressed_) {
         if (!inflater_) inflater_ = std::make_unique<Inflater>(deflate_->clientNoContextTakeover);
         const std::size_t before = message_.size();
-        switch (inflater_->inflate(std::string_view(data, size), message_, messageLimit_, messageEnd)) {
+        switch (inflater_->inflate(std::string_view(data, size), message_, messageLimit(), messageEnd)) {
         case Inflater::Result::Ok: break;
         case Inflater::Result::TooBig:
             return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("inflated message exceeds the limit of {} bytes", messageLimit_)), false;
+                        fmt::format("inflated message exceeds the limit of {} bytes", messageLimit())), false;
         case Inflater::Result::Error:
             return fail(CloseStatus::InvalidPayload, Errc::CompressionError, "invalid permessage-deflate data"), false;
         }
@@ -608,7 +605,7 @@ WsConnection::Admit WsConnection::admit(std::size_t bytes, bool control)
     if (outClosed_ && !control) return Admit::Closed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
-    if (!control && queued > 0 && queued + bytes > policy_.maxSendQueueSize) return Admit::Full;
+    if (!control && queued > 0 && queued + bytes > policy_->maxSendQueueSize) return Admit::Full;
     return Admit::Ok;
 }
 
@@ -620,7 +617,7 @@ bool WsConnection::refuse(Admit why, SendCallback& done)
     return false;
 }
 
-void WsConnection::queued(std::unique_lock<std::mutex>& lock)
+void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
 {
     if (flushPosted_ || strand_.running_in_this_thread()) return;  // the strand flushes when it is done
     flushPosted_ = true;
@@ -718,7 +715,7 @@ void WsConnection::queueClose(CloseStatus status, std::string_view reason)
         buffered_.fetch_add(payload.size() + 2, std::memory_order_relaxed);
         outCloseQueued_ = true;
     }
-    closeDeadline_ = Clock::now() + policy_.closeTimeout;
+    closeDeadline_ = Clock::now() + policy_->closeTimeout;
     armTimer();
 }
 
@@ -807,6 +804,12 @@ std::size_t WsConnection::gather(const WriteBatch& b, std::vector<net::const_buf
     if (pos < b.buf.size()) iov.emplace_back(b.buf.data() + pos, b.buf.size() - pos);
     for (const auto& part : iov) total += part.size();
     return total;
+}
+
+std::size_t WsConnection::messageLimit() const noexcept
+{
+    return messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text) ? policy_->maxTextMessageSize
+                                                                      : policy_->maxBinaryMessageSize;
 }
 
 WsConnection::WriteBatch& WsConnection::threadBatch()
