@@ -477,6 +477,7 @@ private:
     Clock::time_point measureStart_, measureEnd_;
     double serverCpu0_ = -1, serverCpu1_ = -1, clientCpu0_ = 0, clientCpu1_ = 0;
     long rssBefore_ = -1, rssAfter_ = -1;
+    long rssHalf_ = -1;        // idle: RSS with the first half of the connections open
     bool setupFailed_ = false;
     std::optional<ssl::context> tls_;  // --tls
     std::string tlsVersion_, tlsCipher_, tlsGroup_;
@@ -819,6 +820,18 @@ void Conn<Stream>::flush()
 void Bench::connUpgraded()
 {
     ++upgraded_;
+    if (o_.mode == "idle" && rssHalf_ < 0 && upgraded_ == o_.conns / 2 && o_.conns >= 2) {
+        // Half are open and nothing is in flight: settle, read RSS, then open the rest.
+        // The second half's growth is the marginal cost of a connection, without what a
+        // server sets up once (thread buffers, pools, handshakes in flight).
+        timer_.expires_after(std::chrono::milliseconds(1000));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            rssHalf_ = procRssKiB(o_.idlePid);
+            startMoreConnections();
+        });
+        return;
+    }
     startMoreConnections();
     if (o_.mode == "fanout") return;  // fanoutReady() moves on
     if (upgraded_ == o_.conns) {
@@ -858,7 +871,9 @@ void Bench::handshakeIterationDone(int index)
 
 void Bench::startMoreConnections()
 {
-    while (started_ < o_.conns && started_ - upgraded_ < o_.connectConcurrency) {
+    // idle: stop at half, so RSS can be read there too (see connUpgraded).
+    const int until = o_.mode == "idle" && rssHalf_ < 0 && o_.conns >= 2 ? o_.conns / 2 : o_.conns;
+    while (started_ < until && started_ - upgraded_ < o_.connectConcurrency) {
         const int i = started_++;
         conns_[i] = makeConn(i);
         conns_[i]->start();
@@ -993,7 +1008,10 @@ int Bench::run()
     }
     if (o_.mode == "idle") {
         const double per = rssAfter_ >= 0 ? double(rssAfter_ - rssBefore_) * 1024.0 / o_.conns : -1;
-        std::snprintf(buf, sizeof buf, " rss_before_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f", rssBefore_, rssAfter_, per);
+        const int secondHalf = o_.conns - o_.conns / 2;
+        const double marginal = rssAfter_ >= 0 && rssHalf_ >= 0 ? double(rssAfter_ - rssHalf_) * 1024.0 / secondHalf : -1;
+        std::snprintf(buf, sizeof buf, " rss_before_kib=%ld rss_half_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f marginal_bytes_per_conn=%.0f",
+                      rssBefore_, rssHalf_, rssAfter_, per, marginal);
         line += buf;
     } else {
         std::snprintf(buf, sizeof buf, " duration_s=%.3f", secs > 0 ? secs : 0.0);
