@@ -18,6 +18,7 @@
 #   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
 #   FANOUT=0 bench/run.sh                             # no fan-out table
 #   FANOUT_CONNS=100 bench/run.sh                     # fewer fan-out receivers (default 1000)
+#   FANOUT_SIZE=4096 bench/run.sh                     # fan-out payload bytes (default 16)
 #   FANOUT_SERVERS="wharf-chat websocketpp-chat" bench/run.sh   # a fan-out subset
 #   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
@@ -47,6 +48,7 @@ TLS=${TLS:-1}
 TLS_SERVERS=${TLS_SERVERS-"wharf-tls websocketpp-tls"}
 FANOUT=${FANOUT:-1}
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
+FANOUT_SIZE=${FANOUT_SIZE:-16}
 FANOUT_SERVERS=${FANOUT_SERVERS-"wharf-chat wharf-chat-naive websocketpp-chat"}
 JIT_WARMUP=${JIT_WARMUP:-10}
 tls_cert=$build/bench-tls-cert.pem
@@ -196,6 +198,7 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
     s=$(sed -n 's/.* label=\([^ ]*\).*/\1/p' <<<"$l")
     if [[ $l == mode=fanout* ]]; then
       FANOUT_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l")
+      FANOUT_SIZE=$(sed -n 's/.* size=\([0-9]*\).*/\1/p' <<<"$l")
       [[ " ${fanout_ran[*]} " == *" $s "* ]] || fanout_ran+=("$s")
       lines[$s/fanout]+="$l"$'\n'
       continue
@@ -282,7 +285,7 @@ if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
   fi
 fi
 
-# Fan-out: FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding, 16-byte
+# Fan-out: FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding, FANOUT_SIZE-byte
 # payloads, against each chat server. wharf-chat frames every broadcast once and shares it;
 # wharf-chat-naive and websocketpp-chat build a frame per recipient.
 if [[ $FANOUT == 1 ]]; then
@@ -292,7 +295,7 @@ if [[ $FANOUT == 1 ]]; then
     start_server "$s" || continue
     fanout_ran+=("$s")
     for _ in $(seq "$RUNS"); do
-      lines[$s/fanout]+="$(load "$s" --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      lines[$s/fanout]+="$(load "$s" --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size "$FANOUT_SIZE" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     done
     stop_server
   done
@@ -395,7 +398,7 @@ if [[ ${#fanout_ran[@]} -gt 0 ]]; then
   if [[ -n $fbase ]]; then f_del=$(metric "$fbase" fanout deliveries_per_s); f_cpu=$(cpu_per "$fbase" fanout deliveries); fi
   echo
   echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); each chat server on CPU 0 (1 thread), wharf-bench on CPU 1."
-  echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding, 16-byte payloads; a delivery is one"
+  echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding, $FANOUT_SIZE-byte payloads; a delivery is one"
   echo "receiver getting one broadcast. Same chat protocol on every server: wharf-chat frames each broadcast once (one shared"
   echo "wharf::Message); wharf-chat-naive (wharf, sendText per member) and websocketpp-chat (websocketpp's send per member) build a"
   echo "frame per recipient. Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
