@@ -178,7 +178,8 @@ TEST_SUITE("websocket")
                     user = req.queryParameter("user").value_or("");
                     cookie = req.cookie("sid").value_or("");
                     origin = std::string(req.origin());
-                    offered = req.subprotocols();
+                    const auto protocols = req.subprotocols();  // views into req
+                    offered.assign(protocols.begin(), protocols.end());
                     if (user == "mallory") {
                         res.reject(403, "go away");
                         return nullptr;

@@ -3,6 +3,7 @@
 
 #include <wharf/Http.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,33 +12,86 @@
 namespace wharf {
 
 /// The HTTP upgrade request of a WebSocket connection (Jetty's UpgradeRequest).
-/// Kept for the whole life of the session (Session::upgradeRequest()).
+/// Kept for the whole life of the session (Session::upgradeRequest()), so it is compact:
+/// one heap block holding every string (the body, always empty on an upgrade, is not
+/// kept). The string_views it returns point into that block: they are valid as long as
+/// this UpgradeRequest is (the shared_ptr a session hands out keeps it alive).
+/// Thread-safety: immutable; const members are safe from any thread.
 class UpgradeRequest {
 public:
-    explicit UpgradeRequest(Request request);
+    /// Copies what the accessors need out of `request`; nothing refers to it afterwards.
+    explicit UpgradeRequest(const Request& request);
+    /// Copies the block. A moved-from request is empty: "" strings, no headers, heapBytes() 0.
+    UpgradeRequest(const UpgradeRequest& other);
+    UpgradeRequest(UpgradeRequest&& other) noexcept;
+    UpgradeRequest& operator=(UpgradeRequest other) noexcept;
+    ~UpgradeRequest();
 
-    /// The whole HTTP request: method, target, headers, context and servlet paths.
-    const Request& httpRequest() const noexcept { return request_; }
-    const std::string& path() const noexcept { return request_.path(); }
-    std::optional<std::string> pathParameter(std::string_view name) const { return request_.pathParameter(name); }
-    std::optional<std::string> queryParameter(std::string_view name) const { return request_.queryParameter(name); }
-    std::optional<std::string_view> header(std::string_view name) const { return request_.header(name); }
-    const Headers& headers() const noexcept { return request_.headers(); }
-    std::optional<std::string> cookie(std::string_view name) const { return request_.cookie(name); }
+    /// A copy of the whole HTTP request (method, target, headers, version, context and
+    /// servlet paths, path parameters), rebuilt on each call; the body is empty.
+    /// The accessors below are cheaper when they have what you need.
+    Request httpRequest() const;
+    /// "GET" (the servlet refuses anything else).
+    std::string_view method() const noexcept { return text(Field::Method); }
+    /// The request-target as sent ("/chat?room=1").
+    std::string_view target() const noexcept { return text(Field::Target); }
+    /// The percent-decoded path of the target, without the query ("/chat").
+    std::string_view path() const noexcept { return text(Field::Path); }
+    /// The raw query string without '?' ("" when there is none).
+    std::string_view queryString() const noexcept { return text(Field::Query); }
+    /// As Request's: context path, path in context, servlet path and path info.
+    std::string_view contextPath() const noexcept { return text(Field::ContextPath); }
+    std::string_view pathInContext() const noexcept { return text(Field::PathInContext); }
+    std::string_view servletPath() const noexcept { return text(Field::ServletPath); }
+    std::string_view pathInfo() const noexcept { return text(Field::PathInfo); }
+    /// A value bound by a URI template path spec ("/rooms/{room}" -> "room").
+    std::optional<std::string> pathParameter(std::string_view name) const;
+    /// The first decoded value of a query parameter (as Request::queryParameter).
+    std::optional<std::string> queryParameter(std::string_view name) const;
+    /// The first value of a header; names compare case-insensitively.
+    std::optional<std::string_view> header(std::string_view name) const;
+    /// A copy of all header fields in arrival order, built on each call (header() is cheaper).
+    Headers headers() const;
+    /// A cookie's value from the Cookie header(s) (as Request::cookie).
+    std::optional<std::string> cookie(std::string_view name) const;
     /// The Origin header ("" when absent).
     std::string_view origin() const;
     /// Subprotocols offered in Sec-WebSocket-Protocol, in the client's order of preference.
-    const std::vector<std::string>& subprotocols() const noexcept { return subprotocols_; }
-    /// Extension names offered in Sec-WebSocket-Extensions ("permessage-deflate", ...).
-    const std::vector<std::string>& extensions() const noexcept { return extensions_; }
+    std::vector<std::string_view> subprotocols() const;
+    /// Extension names offered in Sec-WebSocket-Extensions ("permessage-deflate", ...),
+    /// without their parameters.
+    std::vector<std::string_view> extensions() const;
     bool hasSubprotocol(std::string_view name) const;
-    const std::string& remoteAddress() const noexcept { return request_.remoteAddress(); }
-    bool isSecure() const noexcept { return request_.isSecure(); }
+    /// "203.0.113.7:52114" or "[::1]:52114".
+    std::string_view remoteAddress() const noexcept { return text(Field::RemoteAddress); }
+    bool isSecure() const noexcept;
+    /// The size of the heap block this request holds (for memory accounting; the
+    /// shared_ptr's control block is not included).
+    std::size_t heapBytes() const noexcept;
 
 private:
-    Request request_;
-    std::vector<std::string> subprotocols_;
-    std::vector<std::string> extensions_;
+    struct Block;
+    enum class Field : unsigned { Method, Target, Path, Query, RemoteAddress, ContextPath, PathInContext,
+                                  ServletPath, PathInfo };
+    enum class List : unsigned { Headers, PathParameters, Subprotocols, Extensions };
+
+    std::string_view text(Field field) const noexcept { return entry(static_cast<std::size_t>(field)); }
+    /// The string of a table entry: the fields first, then the lists' entries.
+    std::string_view entry(std::size_t index) const noexcept;
+    /// A header or path parameter is two entries (name, value); the other items one.
+    static constexpr std::size_t entriesPerItem(List list) noexcept
+    {
+        return list == List::Headers || list == List::PathParameters ? 2 : 1;
+    }
+    /// The table index of a list's first entry, and the list's number of items.
+    std::size_t first(List list) const noexcept;
+    std::size_t count(List list) const noexcept;
+    /// Item `i` of a list: its name (the whole item for a one-entry list) and value.
+    std::string_view name(List list, std::size_t i) const noexcept;
+    std::string_view value(List list, std::size_t i) const noexcept;
+    std::vector<std::string_view> strings(List list) const;
+
+    Block* block_;  // null only when moved from
 };
 
 /// The answer a creator gives (Jetty's UpgradeResponse): accept (the default), with a

@@ -1,6 +1,8 @@
 // Headers, Request and Response (see wharf/Http.hpp).
 #include <wharf/Http.hpp>
 
+#include "detail/HttpText.hpp"
+
 #include <algorithm>
 
 namespace wharf {
@@ -45,14 +47,56 @@ std::optional<std::string> percentDecode(std::string_view in, bool form)
     return out;
 }
 
-std::string_view trimOws(std::string_view s) noexcept
+}  // namespace
+
+namespace detail {
+
+NameValues parseQuery(std::string_view query)
 {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
+    NameValues out;
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        auto amp = rest.find('&');
+        auto pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        auto name = *percentDecode(pair.substr(0, eq), true);
+        auto value = eq == std::string_view::npos ? std::string() : *percentDecode(pair.substr(eq + 1), true);
+        out.emplace_back(std::move(name), std::move(value));
+    }
+    return out;
 }
 
-}  // namespace
+// RFC 6265 5.4 / 4.2.1: cookie-string = cookie-pair *( ";" SP cookie-pair ), in one or
+// more Cookie fields; parsed leniently (any OWS, pairs without '=' skipped), DQUOTEd
+// values unquoted, no percent-decoding (RFC 6265 defines none).
+void parseCookies(std::string_view field, NameValues& out)
+{
+    std::string_view rest = field;
+    while (!rest.empty()) {
+        auto semi = rest.find(';');
+        auto pair = rest.substr(0, semi);
+        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+        auto eq = pair.find('=');
+        if (eq == std::string_view::npos) continue;
+        auto name = trimOws(pair.substr(0, eq));
+        auto value = trimOws(pair.substr(eq + 1));
+        if (name.empty()) continue;
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+            value = value.substr(1, value.size() - 2);
+        out.emplace_back(name, value);
+    }
+}
+
+std::optional<std::string> firstValue(NameValues pairs, std::string_view name)
+{
+    for (auto& [n, v] : pairs)
+        if (n == name) return std::move(v);
+    return std::nullopt;
+}
+
+}  // namespace detail
 
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
@@ -125,57 +169,24 @@ bool Request::setTarget(std::string target)
 
 std::vector<std::pair<std::string, std::string>> Request::queryParameters() const
 {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::string_view rest = query_;
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        auto pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
-        auto name = *percentDecode(pair.substr(0, eq), true);
-        auto value = eq == std::string_view::npos ? std::string() : *percentDecode(pair.substr(eq + 1), true);
-        out.emplace_back(std::move(name), std::move(value));
-    }
-    return out;
+    return detail::parseQuery(query_);
 }
 
 std::optional<std::string> Request::queryParameter(std::string_view name) const
 {
-    for (auto& [n, v] : queryParameters())
-        if (n == name) return std::move(v);
-    return std::nullopt;
+    return detail::firstValue(queryParameters(), name);
 }
 
-// RFC 6265 5.4 / 4.2.1: cookie-string = cookie-pair *( ";" SP cookie-pair ), in one or
-// more Cookie fields; parsed leniently (any OWS, pairs without '=' skipped), DQUOTEd
-// values unquoted, no percent-decoding (RFC 6265 defines none).
 std::vector<std::pair<std::string, std::string>> Request::cookies() const
 {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (std::string_view rest : headers_.getAll("Cookie")) {
-        while (!rest.empty()) {
-            auto semi = rest.find(';');
-            auto pair = rest.substr(0, semi);
-            rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-            auto eq = pair.find('=');
-            if (eq == std::string_view::npos) continue;
-            auto name = trimOws(pair.substr(0, eq));
-            auto value = trimOws(pair.substr(eq + 1));
-            if (name.empty()) continue;
-            if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-                value = value.substr(1, value.size() - 2);
-            out.emplace_back(name, value);
-        }
-    }
+    detail::NameValues out;
+    for (std::string_view field : headers_.getAll("Cookie")) detail::parseCookies(field, out);
     return out;
 }
 
 std::optional<std::string> Request::cookie(std::string_view name) const
 {
-    for (auto& [n, v] : cookies())
-        if (n == name) return std::move(v);
-    return std::nullopt;
+    return detail::firstValue(cookies(), name);
 }
 
 std::optional<std::string> Request::pathParameter(std::string_view name) const

@@ -111,7 +111,7 @@ bool Session::isOpen() const noexcept
     return c && c->isOpen();
 }
 
-std::string Session::remoteAddress() const { return request_ ? request_->remoteAddress() : std::string(); }
+std::string Session::remoteAddress() const { return request_ ? std::string(request_->remoteAddress()) : std::string(); }
 
 std::shared_ptr<const UpgradeRequest> Session::upgradeRequest() const { return request_; }
 

@@ -2,6 +2,7 @@
 
 #include "detail/WebSocketServlet.hpp"
 
+#include "detail/HttpText.hpp"
 #include "detail/PathSpec.hpp"
 #include "detail/WsConnection.hpp"
 
@@ -41,40 +42,21 @@ void WebSocketServletFactory::addMapping(std::string_view pathSpec, WebSocketCre
 
 namespace {
 
-std::string_view trimSpaces(std::string_view s) noexcept
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using detail::trimOws;
 
-/// Comma-separated tokens across every value of a header (RFC 9110 5.6.1).
-std::vector<std::string> tokenList(const Headers& headers, std::string_view name)
-{
-    std::vector<std::string> out;
-    for (auto value : headers.getAll(name)) {
-        std::size_t start = 0;
-        while (start <= value.size()) {
-            auto end = value.find(',', start);
-            if (end == std::string_view::npos) end = value.size();
-            auto token = trimSpaces(value.substr(start, end - start));
-            if (!token.empty()) out.emplace_back(token);
-            start = end + 1;
-        }
-    }
-    return out;
-}
-
+/// Whether `token` is among the comma-separated tokens of every value of a header (RFC 9110 5.6.1).
 bool hasToken(const Headers& headers, std::string_view name, std::string_view token)
 {
-    const auto tokens = tokenList(headers, name);
-    return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) { return iequals(t, token); });
+    bool found = false;
+    for (auto value : headers.getAll(name))
+        detail::forEachListElement(value, [&](std::string_view t) { found = found || iequals(t, token); });
+    return found;
 }
 
 /// RFC 6455 4.2.1: a base64-encoded 16-byte value is 24 characters ending in "==".
 bool isValidKey(std::string_view key)
 {
-    key = trimSpaces(key);
+    key = trimOws(key);
     if (key.size() != 24 || key.substr(22) != "==") return false;
     return std::all_of(key.begin(), key.begin() + 22, [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -84,7 +66,7 @@ bool isValidKey(std::string_view key)
 std::string acceptKey(std::string_view key)
 {
     static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    std::string input(trimSpaces(key));
+    std::string input(trimOws(key));
     input.append(guid);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
@@ -119,7 +101,7 @@ public:
         if (keys.size() != 1 || !isValidKey(keys[0]))
             return badRequest(response, "Sec-WebSocket-Key must be one base64-encoded 16-byte value");
         const auto versions = h.getAll("Sec-WebSocket-Version");
-        if (versions.size() != 1 || trimSpaces(versions[0]) != "13") {
+        if (versions.size() != 1 || trimOws(versions[0]) != "13") {
             // RFC 6455 4.4: tell the client which version we speak.
             response.sendError(426, "unsupported Sec-WebSocket-Version; this server speaks 13");
             response.setHeader("Sec-WebSocket-Version", "13");
@@ -189,22 +171,6 @@ private:
 };
 
 }  // namespace
-
-UpgradeRequest::UpgradeRequest(Request request) : request_(std::move(request))
-{
-    subprotocols_ = tokenList(request_.headers(), "Sec-WebSocket-Protocol");
-    for (const auto& ext : tokenList(request_.headers(), "Sec-WebSocket-Extensions")) {
-        auto name = trimSpaces(std::string_view(ext).substr(0, ext.find(';')));
-        if (!name.empty()) extensions_.emplace_back(name);
-    }
-}
-
-std::string_view UpgradeRequest::origin() const { return request_.header("Origin").value_or(""); }
-
-bool UpgradeRequest::hasSubprotocol(std::string_view name) const
-{
-    return std::find(subprotocols_.begin(), subprotocols_.end(), name) != subprotocols_.end();
-}
 
 void UpgradeResponse::reject(int status, std::string message)
 {

@@ -1,0 +1,284 @@
+#include <wharf/Upgrade.hpp>
+
+#include "detail/PathSpec.hpp"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+using wharf::Headers;
+using wharf::Request;
+using wharf::UpgradeRequest;
+using Views = std::vector<std::string_view>;
+
+namespace {
+
+/// The opening handshake of a typical client, as the handler tree hands it to the servlet.
+Request typicalRequest()
+{
+    Request r;
+    r.setMethod("GET");
+    REQUIRE(r.setTarget("/echo"));
+    r.mutableHeaders().add("Host", "127.0.0.1:8080");
+    r.mutableHeaders().add("Upgrade", "websocket");
+    r.mutableHeaders().add("Connection", "Upgrade");
+    r.mutableHeaders().add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    r.mutableHeaders().add("Sec-WebSocket-Version", "13");
+    r.setRemoteAddress("127.0.0.1:52114");
+    r.setContext("", "/echo");
+    r.setServletMatch("/echo", "", {});
+    return r;
+}
+
+/// Every accessor of `u` agrees with `r`.
+void checkSame(const UpgradeRequest& u, const Request& r)
+{
+    CHECK(u.method() == r.method());
+    CHECK(u.target() == r.target());
+    CHECK(u.path() == r.path());
+    CHECK(u.queryString() == r.queryString());
+    CHECK(u.contextPath() == r.contextPath());
+    CHECK(u.pathInContext() == r.pathInContext());
+    CHECK(u.servletPath() == r.servletPath());
+    CHECK(u.pathInfo() == r.pathInfo());
+    CHECK(u.remoteAddress() == r.remoteAddress());
+    CHECK(u.isSecure() == r.isSecure());
+    CHECK(u.headers().fields() == r.headers().fields());
+    for (const auto& [name, value] : r.headers()) CHECK(u.header(name) == r.header(name));
+    for (const auto& [name, value] : r.queryParameters()) CHECK(u.queryParameter(name) == r.queryParameter(name));
+    for (const auto& [name, value] : r.cookies()) CHECK(u.cookie(name) == r.cookie(name));
+    for (const auto& [name, value] : r.pathParameters()) CHECK(u.pathParameter(name) == value);
+
+    const Request copy = u.httpRequest();
+    CHECK(copy.method() == r.method());
+    CHECK(copy.target() == r.target());
+    CHECK(copy.path() == r.path());
+    CHECK(copy.queryString() == r.queryString());
+    CHECK(copy.headers().fields() == r.headers().fields());
+    CHECK(copy.body().empty());
+    CHECK(copy.versionMajor() == r.versionMajor());
+    CHECK(copy.versionMinor() == r.versionMinor());
+    CHECK(copy.remoteAddress() == r.remoteAddress());
+    CHECK(copy.isSecure() == r.isSecure());
+    CHECK(copy.contextPath() == r.contextPath());
+    CHECK(copy.pathInContext() == r.pathInContext());
+    CHECK(copy.servletPath() == r.servletPath());
+    CHECK(copy.pathInfo() == r.pathInfo());
+    CHECK(copy.pathParameters() == r.pathParameters());
+}
+
+}  // namespace
+
+TEST_SUITE("websocket") {
+
+TEST_CASE("UpgradeRequest: a typical handshake round-trips and stays compact")
+{
+    const Request r = typicalRequest();
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.method() == "GET");
+    CHECK(u.path() == "/echo");
+    CHECK(u.queryString() == "");
+    CHECK_FALSE(u.queryParameter("x"));
+    CHECK(u.header("sec-websocket-key") == "dGhlIHNhbXBsZSBub25jZQ==");
+    CHECK(u.header("HOST") == "127.0.0.1:8080");
+    CHECK_FALSE(u.header("Origin"));
+    CHECK(u.origin() == "");
+    CHECK_FALSE(u.cookie("sid"));
+    CHECK_FALSE(u.pathParameter("room"));
+    CHECK(u.subprotocols().empty());
+    CHECK(u.extensions().empty());
+    CHECK_FALSE(u.hasSubprotocol("chat"));
+    CHECK(u.remoteAddress() == "127.0.0.1:52114");
+    CHECK_FALSE(u.isSecure());
+
+    // What a session keeps for its whole life: one pointer, one block (the fields were
+    // ~960 bytes as a Request copy). Fails if the compact layout regresses.
+    CHECK(sizeof(UpgradeRequest) <= 32);
+    CHECK(u.heapBytes() <= 256);
+    CHECK(u.heapBytes() > 0);
+}
+
+TEST_CASE("UpgradeRequest: headers keep order and repeats, lookup ignores case")
+{
+    Request r = typicalRequest();
+    r.mutableHeaders().add("X-Trace", "1");
+    r.mutableHeaders().add("x-trace", "2");
+    r.mutableHeaders().add("Empty", "");
+    r.mutableHeaders().add("X-TRACE", "3");
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.header("X-Trace") == "1");
+    CHECK(u.header("x-TRACE") == "1");
+    CHECK(u.header("empty") == "");
+    CHECK(u.headers().getAll("x-trace") == Views{"1", "2", "3"});
+    REQUIRE(u.headers().size() == 9);
+    CHECK(u.headers().fields()[6] == Headers::Field{"x-trace", "2"});  // names as sent
+}
+
+TEST_CASE("UpgradeRequest: path, query and cookies decode as Request's")
+{
+    Request r = typicalRequest();
+    REQUIRE(r.setTarget("/a%20b/c%2Fd/%e2%82%AC?q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&=v"));
+    r.setContext("/a b", "/c/d/\xe2\x82\xac");
+    r.setServletMatch("/c", "/d/\xe2\x82\xac", {});
+    r.mutableHeaders().add("Cookie", "session=abc123; theme=\"dark mode\";lang=en");
+    r.mutableHeaders().add("cookie", "  extra = 1 ; novalue; =anon; empty=; session=second; pct=a%20b");
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.path() == "/a b/c/d/\xe2\x82\xac");
+    CHECK(u.queryString() == "q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&=v");
+    CHECK(u.queryParameter("q") == "a b+c");
+    CHECK(u.queryParameter("flag") == "");
+    CHECK(u.queryParameter("x") == "\xe2\x82\xac");
+    CHECK(u.queryParameter("bad") == "%zz");
+    CHECK_FALSE(u.queryParameter("Q"));
+    CHECK(u.cookie("session") == "abc123");
+    CHECK(u.cookie("theme") == "dark mode");
+    CHECK(u.cookie("extra") == "1");
+    CHECK(u.cookie("empty") == "");
+    CHECK(u.cookie("pct") == "a%20b");
+    CHECK_FALSE(u.cookie("novalue"));
+    CHECK_FALSE(u.cookie("Session"));
+
+    REQUIRE(r.setTarget("/empty?"));
+    const UpgradeRequest e(r);
+    CHECK(e.path() == "/empty");
+    CHECK(e.queryString() == "");
+    CHECK_FALSE(e.queryParameter(""));
+}
+
+TEST_CASE("UpgradeRequest: path parameters from a template")
+{
+    Request r = typicalRequest();
+    REQUIRE(r.setTarget("/app/rooms/lobby%201/users/al?x=1"));
+    r.setContext("/app", "/rooms/lobby 1/users/al");
+    auto match = wharf::detail::PathSpec("/rooms/{room}/users/{user}").match(r.pathInContext());
+    REQUIRE(match);
+    r.setServletMatch(match->servletPath, match->pathInfo, match->params);
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.pathParameter("room") == "lobby 1");
+    CHECK(u.pathParameter("user") == "al");
+    CHECK_FALSE(u.pathParameter("Room"));
+    CHECK_FALSE(u.pathParameter("x"));
+    CHECK(u.httpRequest().pathParameters().size() == 2);
+
+    // Values that are not in the path (set by hand) are kept as well.
+    r.setServletMatch("/elsewhere", "/not/in/the/path", {{"a", "zzz"}, {"b", ""}});
+    const UpgradeRequest v(r);
+    checkSame(v, r);
+    CHECK(v.pathParameter("a") == "zzz");
+    CHECK(v.pathParameter("b") == "");
+}
+
+TEST_CASE("UpgradeRequest: subprotocols and extension names as offered")
+{
+    Request r = typicalRequest();
+    r.mutableHeaders().add("Sec-WebSocket-Protocol", "chat.v1, chat.v2");
+    r.mutableHeaders().add("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
+    r.mutableHeaders().add("sec-websocket-protocol", " ,chat.v3 ,,\t");
+    r.mutableHeaders().add("Sec-WebSocket-Extensions", "x-webkit-deflate-frame, ; p=1, foo ;bar=\"a,b\"");
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.subprotocols() == Views{"chat.v1", "chat.v2", "chat.v3"});
+    // The list is split at every comma, as before (a quoted comma is not special).
+    CHECK(u.extensions() == Views{"permessage-deflate", "x-webkit-deflate-frame", "foo", "b\""});
+    CHECK(u.hasSubprotocol("chat.v2"));
+    CHECK(u.hasSubprotocol("chat.v3"));
+    CHECK_FALSE(u.hasSubprotocol("CHAT.V2"));  // case-sensitive (RFC 6455 4.1)
+    CHECK_FALSE(u.hasSubprotocol("chat"));
+}
+
+TEST_CASE("UpgradeRequest: secure flag, remote address, version and origin")
+{
+    Request r = typicalRequest();
+    r.setSecure(true);
+    r.setRemoteAddress("[2001:db8::1]:443");
+    r.setVersion(10);
+    r.mutableHeaders().add("Origin", "https://example.test");
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.isSecure());
+    CHECK(u.remoteAddress() == "[2001:db8::1]:443");
+    CHECK(u.origin() == "https://example.test");
+    CHECK(u.httpRequest().versionMinor() == 0);
+}
+
+TEST_CASE("UpgradeRequest: long values and many headers")
+{
+    Request r = typicalRequest();
+    const std::string longPath = "/" + std::string(300, 'p');
+    REQUIRE(r.setTarget(longPath + "?q=" + std::string(400, 'q')));
+    r.setContext("", longPath);
+    r.setServletMatch(longPath, "", {{"whole", longPath.substr(1)}});
+    for (int i = 0; i < 500; ++i) r.mutableHeaders().add("X-Header-" + std::to_string(i), std::string(i, 'v'));
+    r.mutableHeaders().add("Cookie", "big=" + std::string(1000, 'c'));
+    const UpgradeRequest u(r);
+    checkSame(u, r);
+    CHECK(u.header("x-header-499") == std::string(499, 'v'));
+    CHECK(u.queryParameter("q") == std::string(400, 'q'));
+    CHECK(u.cookie("big") == std::string(1000, 'c'));
+    CHECK(u.pathParameter("whole") == longPath.substr(1));
+    CHECK(u.heapBytes() > 500 * 250);  // the values are all there (over 64 KiB: wide offsets)
+
+    SUBCASE("a single value over 64 KiB") {
+        Request big = typicalRequest();
+        big.mutableHeaders().add("X-Big", std::string(70000, 'b'));
+        big.mutableHeaders().add("Sec-WebSocket-Protocol", "after.big");
+        const UpgradeRequest b(big);
+        checkSame(b, big);
+        CHECK(b.header("X-Big")->size() == 70000);
+        CHECK(b.subprotocols() == Views{"after.big"});
+    }
+}
+
+TEST_CASE("UpgradeRequest: independent of its source, copies and moves")
+{
+    std::optional<UpgradeRequest> u;
+    {
+        auto r = std::make_unique<Request>(typicalRequest());
+        r->mutableHeaders().add("Sec-WebSocket-Protocol", "chat.v1");
+        u.emplace(*r);
+        r->mutableHeaders().set("Host", "changed");
+        r.reset();  // the source goes first
+    }
+    CHECK(u->header("Host") == "127.0.0.1:8080");
+    CHECK(u->subprotocols() == Views{"chat.v1"});
+
+    UpgradeRequest copy(*u);
+    CHECK(copy.heapBytes() == u->heapBytes());
+    u.reset();
+    CHECK(copy.path() == "/echo");
+    CHECK(copy.header("sec-websocket-version") == "13");
+    CHECK(copy.hasSubprotocol("chat.v1"));
+
+    UpgradeRequest moved(std::move(copy));
+    CHECK(moved.remoteAddress() == "127.0.0.1:52114");
+    CHECK(copy.heapBytes() == 0);  // NOLINT(bugprone-use-after-move): moved-from is valid and empty
+    CHECK(copy.path() == "");
+    CHECK(copy.headers().size() == 0);
+    CHECK_FALSE(copy.header("Host"));
+    CHECK(copy.subprotocols().empty());
+    CHECK_FALSE(copy.isSecure());
+
+    copy = moved;  // a moved-from request can be assigned again
+    CHECK(copy.path() == "/echo");
+    CHECK(moved.path() == "/echo");
+}
+
+TEST_CASE("UpgradeRequest: shared as the servlet makes it")
+{
+    Request r = typicalRequest();
+    auto shared = std::make_shared<const UpgradeRequest>(r);
+    r = Request();
+    CHECK(shared->path() == "/echo");
+    CHECK(shared->heapBytes() <= 256);
+}
+
+}  // TEST_SUITE
