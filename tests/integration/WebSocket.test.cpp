@@ -399,6 +399,69 @@ TEST_SUITE("websocket")
         }
     }
 
+    TEST_CASE("sends from one connection's handler reach connections that share its strand")
+    {
+        // More connections than the server has strands (64 per thread): some share one.
+        // A send to another connection from a handler must still be flushed (a posted
+        // flush, not "my strand flushes on return"), small and large (the direct write of
+        // large payloads is only for the connection's own handler).
+        struct Relay : WebSocketAdapter {
+            std::mutex& mutex;
+            std::vector<Session>& all;
+            Relay(std::mutex& m, std::vector<Session>& a) : mutex(m), all(a) {}
+            void onConnect(Session s) override
+            {
+                WebSocketAdapter::onConnect(s);
+                std::lock_guard lock(mutex);
+                all.push_back(s);
+            }
+            void onText(std::string_view text) override
+            {
+                std::vector<Session> to;
+                {
+                    std::lock_guard lock(mutex);
+                    to = all;
+                }
+                for (auto& s : to)
+                    if (!(s == getSession())) CHECK(s.sendText(text));
+            }
+        };
+        std::mutex mutex;
+        std::vector<Session> all;
+        TestServer server(
+            [&](ServletContextHandler& context) {
+                context.addWebSocket("/relay", [&](WebSocketServletFactory& f) {
+                    f.setMaxMessageSize(1024 * 1024);
+                    f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) {
+                        return std::make_shared<Relay>(mutex, all);
+                    });
+                });
+            },
+            1);
+        constexpr int clients = 70;
+        std::vector<RawClient> conns;
+        for (int i = 0; i < clients; ++i) {
+            conns.emplace_back(server.port());
+            REQUIRE(conns.back().handshake("/relay").status == 101);
+        }
+        for (int tries = 0; tries < 500; ++tries) {
+            {
+                std::lock_guard lock(mutex);
+                if (all.size() == clients) break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        const std::string large(20 * 1024, 'L');
+        for (const std::string& text : {std::string("small"), large}) {
+            conns.front().sendText(text);
+            for (int i = 1; i < clients; ++i) {
+                auto f = conns[static_cast<std::size_t>(i)].readFrame();
+                REQUIRE(f);
+                CHECK(f->payload == text);
+            }
+        }
+    }
+
     TEST_CASE("a session outlives its connection safely")
     {
         Fixture fx;

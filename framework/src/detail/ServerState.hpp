@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace wharf::detail {
 
@@ -106,6 +108,25 @@ private:
     boost::asio::steady_timer timer_;  // guarded by mutex_ (link() arms it from any thread)
 };
 
+/// Connections share a fixed set of strands instead of allocating one each (~110 B of
+/// heap per connection): two connections on one strand are merely never run at the same
+/// time. 64 per thread keeps that rare where it would cost parallelism.
+class StrandPool {
+public:
+    using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+    StrandPool(boost::asio::io_context& ioc, unsigned threads)
+    {
+        const std::size_t n = 64 * std::max(1u, threads);
+        strands_.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) strands_.push_back(boost::asio::make_strand(ioc));
+    }
+    Strand next() noexcept { return strands_[next_.fetch_add(1, std::memory_order_relaxed) % strands_.size()]; }
+
+private:
+    std::vector<Strand> strands_;
+    std::atomic<std::size_t> next_{0};
+};
+
 struct ServerState {
     boost::asio::io_context& ioc;
     std::shared_ptr<Handler> handler;
@@ -114,8 +135,12 @@ struct ServerState {
     std::atomic<std::size_t> webSocketCount{0};
     DeadlineSweeper deadlines;
     Poller poller;  // plain WebSocket connections' readiness
+    StrandPool strands;
 
-    ServerState(boost::asio::io_context& io, unsigned threads) : ioc(io), deadlines(io), poller(io, threads) {}
+    ServerState(boost::asio::io_context& io, unsigned threads)
+        : ioc(io), deadlines(io), poller(io, threads), strands(io, threads)
+    {
+    }
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {

@@ -75,7 +75,7 @@ struct Server::Impl {
     void accept(Listener& l)
     {
         // The peer's address comes with accept (no getpeername per connection).
-        l.acceptor->async_accept(net::make_strand(*ioc), l.peer, [this, &l](const boost::system::error_code& ec, tcp::socket s) {
+        l.acceptor->async_accept(state->strands.next(), l.peer, [this, &l](const boost::system::error_code& ec, tcp::socket s) {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
             if (ec) {
                 // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest.

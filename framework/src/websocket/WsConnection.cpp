@@ -43,6 +43,22 @@ std::string clampReason(std::string_view reason)
 
 }  // namespace
 
+namespace {
+// The connection whose handler is running on this thread and will flush before it
+// returns (onBytes, start, a flush's own callbacks): its sends need no posted flush.
+// Not the strand test: connections share strands (StrandPool), so being on this
+// connection's strand does not mean this connection flushes next.
+thread_local WsConnection* flushesOnReturn = nullptr;
+
+struct FlushScope {
+    explicit FlushScope(WsConnection* c) noexcept : previous(flushesOnReturn) { flushesOnReturn = c; }
+    ~FlushScope() { flushesOnReturn = previous; }
+    FlushScope(const FlushScope&) = delete;
+    FlushScope& operator=(const FlushScope&) = delete;
+    WsConnection* previous;
+};
+}  // namespace
+
 WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
     : strand_(std::move(strand)),
       server_(std::move(server)),
@@ -107,6 +123,7 @@ void WsConnection::reportError(std::error_code code, std::string message)
 
 void WsConnection::start(std::string_view early)
 {
+    FlushScope scope(this);
     registryId_ = server_->add(std::weak_ptr<Closable>(shared_from_this()));
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
     lastActivity_ = Clock::now();
@@ -302,6 +319,7 @@ void WsConnection::onReadError(const boost::system::error_code& ec)
 
 bool WsConnection::onBytes(char* data, std::size_t size)
 {
+    FlushScope scope(this);
     lastActivity_ = Clock::now();
     char* p = data;
     parse(p, data + size);
@@ -617,9 +635,10 @@ bool WsConnection::refuse(Admit why, SendCallback& done)
     return false;
 }
 
+
 void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
 {
-    if (flushPosted_ || strand_.running_in_this_thread()) return;  // the strand flushes when it is done
+    if (flushPosted_ || flushesOnReturn == this) return;  // flushed before the handler returns
     flushPosted_ = true;
     lock.unlock();
     net::post(strand_, [self = shared_from_this()] { self->flush(); });
@@ -634,8 +653,9 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
     }
     const std::size_t before = outBuf_.size();
     const bool compress = deflate_ && payload.size() >= deflate_->threshold;
-    // The strand check comes first: writing_ and finished_ are the strand's to read.
-    if (!compress && payload.size() >= directWriteMin && strand_.running_in_this_thread() && outSegments_.empty() &&
+    // Only from this connection's own handler (which flushes what the socket does not take
+    // before it returns); that check comes first: writing_ and finished_ are the strand's.
+    if (!compress && payload.size() >= directWriteMin && flushesOnReturn == this && outSegments_.empty() &&
         !writing_ && !finished_) {
         writeDirect(opcode, payload);
         if (done) outCallbacks_.push_back(std::move(done));  // flush() reports it once all is out
@@ -744,6 +764,7 @@ void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
 
 void WsConnection::flush()
 {
+    FlushScope scope(this);  // sends from the callbacks of a completed batch
     // A loop, not recursion: a batch written at once completes here, and its callbacks may
     // queue the next one.
     while (!writing_ && !finished_) {
@@ -820,6 +841,7 @@ WsConnection::WriteBatch& WsConnection::threadBatch()
 
 void WsConnection::onWriteDone(const boost::system::error_code& ec)
 {
+    FlushScope scope(this);
     if (completeWrite(ec)) flush();
 }
 
