@@ -75,6 +75,15 @@ public:
         n.next->prev = n.prev;
         n.prev = n.next = nullptr;
     }
+    /// Calls f(owner) for every linked node, with the lock held (owners being destroyed
+    /// wait in unlink(), so each is intact; f must not call back into the sweeper).
+    template <class F>
+    void forEach(F&& f)
+    {
+        std::lock_guard lock(mutex_);
+        for (Node* n = head_.next; n != &head_; n = n->next) f(n->owner);
+    }
+
     /// Sets or clears the deadline of a node (its owner's strand only).
     static void set(Node& n, Clock::time_point at) { n.due.store(at.time_since_epoch().count(), std::memory_order_relaxed); }
     static void clear(Node& n) { n.due.store(Node::never, std::memory_order_relaxed); }
@@ -127,6 +136,10 @@ private:
     std::atomic<std::size_t> next_{0};
 };
 
+/// A WebSocket connection (the owner of a DeadlineSweeper node) as a Closable, or null
+/// once it is being destroyed. Defined with WsConnection.
+std::shared_ptr<Closable> lockWebSocket(void* owner);
+
 struct ServerState {
     boost::asio::io_context& ioc;
     std::shared_ptr<Handler> handler;
@@ -154,20 +167,28 @@ struct ServerState {
         std::lock_guard lock(mutex_);
         live_.erase(id);
     }
-    /// Copies the live connections (to act on them outside the lock).
+    /// Copies the live connections (to act on them outside the lock): the HTTP ones of
+    /// the registry and the WebSocket ones, which are not in it (an entry per idle
+    /// session costs ~50 B) but in the deadline sweeper's list anyway.
     std::vector<std::shared_ptr<Closable>> snapshot()
     {
         std::vector<std::shared_ptr<Closable>> out;
-        std::lock_guard lock(mutex_);
-        out.reserve(live_.size());
-        for (auto& [id, weak] : live_)
-            if (auto c = weak.lock()) out.push_back(std::move(c));
+        {
+            std::lock_guard lock(mutex_);
+            out.reserve(live_.size());
+            for (auto& [id, weak] : live_)
+                if (auto c = weak.lock()) out.push_back(std::move(c));
+        }
+        deadlines.forEach([&](void* owner) {
+            if (auto c = lockWebSocket(owner)) out.push_back(std::move(c));
+        });
         return out;
     }
+    /// HTTP connections plus WebSocket sessions not yet ended.
     std::size_t liveCount()
     {
         std::lock_guard lock(mutex_);
-        return live_.size();
+        return live_.size() + webSocketCount.load();
     }
 
 private:

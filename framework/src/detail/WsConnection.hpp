@@ -151,7 +151,6 @@ private:
     WebSocketPartialListener* partial_ = nullptr;
     WebSocketPingPongListener* pingPong_ = nullptr;
     std::uint64_t id_;
-    std::uint64_t registryId_ = 0;
     std::chrono::steady_clock::time_point lastActivity_;
     std::chrono::milliseconds idleTimeout_;
     std::chrono::steady_clock::time_point closeDeadline_{};  // after teardown: the stream's

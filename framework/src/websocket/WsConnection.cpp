@@ -124,7 +124,6 @@ void WsConnection::reportError(std::error_code code, std::string message)
 void WsConnection::start(std::string_view early)
 {
     FlushScope scope(this);
-    registryId_ = server_->add(std::weak_ptr<Closable>(shared_from_this()));
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
     lastActivity_ = Clock::now();
     log::debug("ws {} {}: open {}", id_, request_->remoteAddress(), request_->path());
@@ -180,7 +179,6 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         deflater_.reset();
     }
     std::string().swap(message_);
-    server_->remove(registryId_);
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -831,6 +829,11 @@ std::size_t WsConnection::messageLimit() const noexcept
 {
     return messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text) ? policy_->maxTextMessageSize
                                                                       : policy_->maxBinaryMessageSize;
+}
+
+std::shared_ptr<Closable> lockWebSocket(void* owner)
+{
+    return static_cast<WsConnection*>(owner)->weak_from_this().lock();
 }
 
 WsConnection::WriteBatch& WsConnection::threadBatch()
