@@ -70,8 +70,9 @@ protected:
     // Implemented per stream type; all run on the strand.
     /// Arrange for onBytes/onReadError to be called when data arrives.
     virtual void doRead() = 0;
-    /// Write all buffers; call onWriteDone when done.
-    virtual void doWrite(const std::vector<boost::asio::const_buffer>& buffers) = 0;
+    /// Write all buffers; call onWriteDone when done. `buffers` stays valid (and the
+    /// stream may consume it in place) until then.
+    virtual void doWrite(std::vector<boost::asio::const_buffer>& buffers) = 0;
     /// Writes what the transport takes right now, without blocking or waiting; returns the
     /// bytes written. 0 (the default: TLS) means "nothing now": doWrite then sends it all.
     /// Errors also return 0 and are left for doWrite to report.
@@ -214,6 +215,7 @@ private:
         std::string buf;
         std::vector<Segment> segments;
         std::vector<SendCallback> callbacks;
+        std::vector<boost::asio::const_buffer> rest;  // what doWrite still has to write
         std::size_t bytes = 0;
         bool close = false;
     };

@@ -43,8 +43,7 @@ bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 class PlainWsConnection final : public WsConnection, private Poller::Target {
 public:
     PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
-        : WsConnection(std::move(strand), std::move(server), action),
-          poller_(serverState().poller)
+        : WsConnection(std::move(strand), std::move(server), action)
     {
         // Accepted non-blocking, with TCP_NODELAY inherited from the listening socket
         // (Server.cpp): no system calls here but asio's deregistration.
@@ -62,7 +61,7 @@ public:
         // Normally closed already (a registered connection owns itself); not after
         // Poller::shutdown or when it never got as far as reading.
         if (fd_ < 0) return;
-        if (registered_) poller_.remove(fd_, *this);
+        if (registered_) poller().remove(fd_, *this);
         ::close(fd_);
     }
 
@@ -73,7 +72,7 @@ private:
         auto self = std::static_pointer_cast<PlainWsConnection>(weak_from_this().lock());
         if (!self) return;  // being destroyed: its destructor waits in Poller::remove
         auto work = [self = std::move(self), events] { self->onEvents(events); };
-        if (poller_.singleThreaded()) net::dispatch(strand_, std::move(work));
+        if (poller().singleThreaded()) net::dispatch(strand_, std::move(work));
         else net::post(strand_, std::move(work));
     }
 
@@ -106,7 +105,7 @@ private:
     /// Into the Poller (once): 0 or the errno.
     int registerFd()
     {
-        if (const int e = poller_.add(fd_, *this)) return e;
+        if (const int e = poller().add(fd_, *this)) return e;
         registered_ = true;
         self_ = shared_from_this();  // no pending operation holds an idle connection: it holds itself
         return 0;
@@ -174,9 +173,9 @@ private:
         return n > 0 ? static_cast<std::size_t>(n) : 0;  // errors are doWrite's to report
     }
 
-    void doWrite(const std::vector<net::const_buffer>& buffers) override
+    void doWrite(std::vector<net::const_buffer>& buffers) override
     {
-        pending_.assign(buffers.begin(), buffers.end());
+        pending_ = &buffers;  // the connection's write batch: valid until onWriteDone
         waitingWrite_ = true;
         if (!registered_ && fd_ >= 0) {
             // Not reading yet (a close queued before the first read): EPOLLOUT is still needed.
@@ -188,17 +187,18 @@ private:
     void continueWrite()
     {
         while (fd_ >= 0) {
-            const ssize_t n = writeSome(pending_);
+            auto& pending = *pending_;
+            const ssize_t n = writeSome(pending);
             if (n < 0) {
                 if (wouldBlock(errno)) return;  // the next EPOLLOUT edge continues
                 return finishWrite(lastError());
             }
             auto left = static_cast<std::size_t>(n);
             std::size_t i = 0;
-            while (i < pending_.size() && left >= pending_[i].size()) left -= pending_[i++].size();
-            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(i));
-            if (pending_.empty()) return finishWrite({});
-            pending_.front() += left;
+            while (i < pending.size() && left >= pending[i].size()) left -= pending[i++].size();
+            pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
+            if (pending.empty()) return finishWrite({});
+            pending.front() += left;
         }
         finishWrite(net::error::operation_aborted);
     }
@@ -209,14 +209,14 @@ private:
     {
         if (!waitingWrite_) return;
         waitingWrite_ = false;
-        pending_.clear();
+        pending_ = nullptr;
         net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
     }
 
     void finishWrite(const boost::system::error_code& ec)
     {
         waitingWrite_ = false;
-        pending_.clear();
+        pending_ = nullptr;
         onWriteDone(ec);
     }
 
@@ -263,7 +263,7 @@ private:
     {
         if (fd_ < 0) return;
         clearStreamDeadline();
-        if (registered_) poller_.remove(fd_, *this);  // never called again after this
+        if (registered_) poller().remove(fd_, *this);  // never called again after this
         registered_ = false;
         ::close(fd_);
         fd_ = -1;
@@ -272,14 +272,14 @@ private:
         const auto last = std::move(self_);  // may be the last reference: released on return
     }
 
-    Poller& poller_;
+    Poller& poller() const noexcept { return serverState().poller; }
     int fd_ = -1;
     bool registered_ = false;    // in the Poller
     bool reading_ = false;       // doRead() was called: read on readiness
     bool waitingWrite_ = false;  // pending_ waits for EPOLLOUT
     bool shutDown_ = false;      // our FIN is sent
     bool draining_ = false;      // lingering close: read and drop until EOF
-    std::vector<net::const_buffer> pending_;  // the rest of a write the socket did not take
+    std::vector<net::const_buffer>* pending_ = nullptr;  // the rest of a write the socket did not take
     std::shared_ptr<WsConnection> self_;       // while registered
 };
 

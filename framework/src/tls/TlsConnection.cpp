@@ -177,7 +177,7 @@ private:
 
     bool writesAsynchronously() const noexcept override { return true; }
 
-    void doWrite(const std::vector<net::const_buffer>& buffers) override
+    void doWrite(std::vector<net::const_buffer>& buffers) override
     {
         writePending_ = true;
         // beast::ssl_stream coalesces the small buffers into few TLS records (flat_stream).

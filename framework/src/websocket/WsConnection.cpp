@@ -805,7 +805,8 @@ void WsConnection::flush()
         while (written >= iov[i].size()) written -= iov[i++].size();
         iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(i));
         iov.front() += written;
-        doWrite(iov);  // copies iov
+        inflight_->rest.assign(iov.begin(), iov.end());
+        doWrite(inflight_->rest);
         return;
     }
 }
@@ -866,6 +867,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     }
     b.callbacks.clear();
     b.segments.clear();
+    b.rest.clear();
     b.buf.clear();
     releaseIfLarge(b.buf);
     const bool wroteClose = b.close;
