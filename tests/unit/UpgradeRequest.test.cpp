@@ -35,7 +35,24 @@ Request typicalRequest()
     return r;
 }
 
-/// Every accessor of `u` agrees with `r`.
+/// The fields a session does not keep: the handshake's own, answered by wharf.
+bool handshakeOnly(std::string_view name)
+{
+    for (std::string_view h : {"sec-websocket-key", "sec-websocket-version", "upgrade", "connection"})
+        if (wharf::iequals(name, h)) return true;
+    return false;
+}
+
+/// r's header fields without the handshake's own.
+std::vector<Headers::Field> keptFields(const Request& r)
+{
+    std::vector<Headers::Field> out;
+    for (const auto& f : r.headers())
+        if (!handshakeOnly(f.first)) out.push_back(f);
+    return out;
+}
+
+/// Every accessor of `u` agrees with `r` (but for the handshake's own header fields).
 void checkSame(const UpgradeRequest& u, const Request& r)
 {
     CHECK(u.method() == r.method());
@@ -48,8 +65,9 @@ void checkSame(const UpgradeRequest& u, const Request& r)
     CHECK(u.pathInfo() == r.pathInfo());
     CHECK(u.remoteAddress() == r.remoteAddress());
     CHECK(u.isSecure() == r.isSecure());
-    CHECK(u.headers().fields() == r.headers().fields());
-    for (const auto& [name, value] : r.headers()) CHECK(u.header(name) == r.header(name));
+    CHECK(u.headers().fields() == keptFields(r));
+    for (const auto& [name, value] : r.headers())
+        CHECK(u.header(name) == (handshakeOnly(name) ? std::nullopt : r.header(name)));
     for (const auto& [name, value] : r.queryParameters()) CHECK(u.queryParameter(name) == r.queryParameter(name));
     for (const auto& [name, value] : r.cookies()) CHECK(u.cookie(name) == r.cookie(name));
     for (const auto& [name, value] : r.pathParameters()) CHECK(u.pathParameter(name) == value);
@@ -59,7 +77,7 @@ void checkSame(const UpgradeRequest& u, const Request& r)
     CHECK(copy.target() == r.target());
     CHECK(copy.path() == r.path());
     CHECK(copy.queryString() == r.queryString());
-    CHECK(copy.headers().fields() == r.headers().fields());
+    CHECK(copy.headers().fields() == keptFields(r));
     CHECK(copy.body().empty());
     CHECK(copy.versionMajor() == r.versionMajor());
     CHECK(copy.versionMinor() == r.versionMinor());
@@ -85,7 +103,7 @@ TEST_CASE("UpgradeRequest: a typical handshake round-trips and stays compact")
     CHECK(u.path() == "/echo");
     CHECK(u.queryString() == "");
     CHECK_FALSE(u.queryParameter("x"));
-    CHECK(u.header("sec-websocket-key") == "dGhlIHNhbXBsZSBub25jZQ==");
+    CHECK_FALSE(u.header("sec-websocket-key"));  // the handshake's own: not kept
     CHECK(u.header("HOST") == "127.0.0.1:8080");
     CHECK_FALSE(u.header("Origin"));
     CHECK(u.origin() == "");
@@ -100,7 +118,7 @@ TEST_CASE("UpgradeRequest: a typical handshake round-trips and stays compact")
     // What a session keeps for its whole life: one pointer, one block (the fields were
     // ~960 bytes as a Request copy). Fails if the compact layout regresses.
     CHECK(sizeof(UpgradeRequest) <= 32);
-    CHECK(u.heapBytes() <= 256);
+    CHECK(u.heapBytes() <= 128);  // typical request: ~115 B
     CHECK(u.heapBytes() > 0);
 }
 
@@ -117,8 +135,26 @@ TEST_CASE("UpgradeRequest: headers keep order and repeats, lookup ignores case")
     CHECK(u.header("x-TRACE") == "1");
     CHECK(u.header("empty") == "");
     CHECK(u.headers().getAll("x-trace") == Views{"1", "2", "3"});
-    REQUIRE(u.headers().size() == 9);
-    CHECK(u.headers().fields()[6] == Headers::Field{"x-trace", "2"});  // names as sent
+    REQUIRE(u.headers().size() == 5);  // Host and the four added; not the handshake's own
+    CHECK(u.headers().fields()[2] == Headers::Field{"x-trace", "2"});  // names as sent
+}
+
+TEST_CASE("UpgradeRequest: the handshake's own fields are not kept, everything else is")
+{
+    Request r = typicalRequest();
+    r.mutableHeaders().add("Origin", "https://example.com");
+    r.mutableHeaders().add("Sec-WebSocket-Protocol", "chat, superchat");
+    r.mutableHeaders().add("Sec-WebSocket-Extensions", "permessage-deflate");
+    r.mutableHeaders().add("connection", "keep-alive, Upgrade");  // any case, repeated
+    const UpgradeRequest u(r);
+    for (std::string_view gone : {"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade", "Connection"})
+        CHECK_FALSE(u.header(gone));
+    CHECK(u.header("Host") == "127.0.0.1:8080");
+    CHECK(u.origin() == "https://example.com");
+    CHECK(u.header("Sec-WebSocket-Protocol") == "chat, superchat");
+    CHECK(u.subprotocols() == Views{"chat", "superchat"});
+    CHECK(u.extensions() == Views{"permessage-deflate"});
+    CHECK(u.headers().size() == 4);
 }
 
 TEST_CASE("UpgradeRequest: path, query and cookies decode as Request's")
@@ -255,7 +291,7 @@ TEST_CASE("UpgradeRequest: independent of its source, copies and moves")
     CHECK(copy.heapBytes() == u->heapBytes());
     u.reset();
     CHECK(copy.path() == "/echo");
-    CHECK(copy.header("sec-websocket-version") == "13");
+    CHECK(copy.header("host") == "127.0.0.1:8080");
     CHECK(copy.hasSubprotocol("chat.v1"));
 
     UpgradeRequest moved(std::move(copy));

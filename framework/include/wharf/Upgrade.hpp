@@ -13,8 +13,10 @@ namespace wharf {
 
 /// The HTTP upgrade request of a WebSocket connection (Jetty's UpgradeRequest).
 /// Kept for the whole life of the session (Session::upgradeRequest()), so it is compact:
-/// one heap block holding every string (the body, always empty on an upgrade, is not
-/// kept). The string_views it returns point into that block: they are valid as long as
+/// one heap block holding every string. Not kept: the body (always empty on an upgrade)
+/// and the handshake's own header fields, which wharf has checked and answered
+/// (Sec-WebSocket-Key, Sec-WebSocket-Version, Upgrade, Connection); Sec-WebSocket-Protocol
+/// and Sec-WebSocket-Extensions are kept. The string_views it returns point into that block: they are valid as long as
 /// this UpgradeRequest is (the shared_ptr a session hands out keeps it alive).
 /// Thread-safety: immutable; const members are safe from any thread.
 class UpgradeRequest {

@@ -13,6 +13,7 @@
 
 #include "detail/HttpText.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -101,6 +102,19 @@ private:
 
 }  // namespace
 
+namespace {
+
+/// The handshake's own fields: wharf has checked and answered them, and after the
+/// handshake they say nothing (a nonce, "13", "websocket", "Upgrade"), so a session does
+/// not keep them (~100 B each). Sec-WebSocket-Protocol/-Extensions are kept.
+bool handshakeOnly(std::string_view name)
+{
+    return iequals(name, "Sec-WebSocket-Key") || iequals(name, "Sec-WebSocket-Version") ||
+           iequals(name, "Upgrade") || iequals(name, "Connection");
+}
+
+}  // namespace
+
 UpgradeRequest::UpgradeRequest(const Request& request) : block_(nullptr)
 {
     const std::string_view target = request.target(), path = request.path();
@@ -120,6 +134,7 @@ UpgradeRequest::UpgradeRequest(const Request& request) : block_(nullptr)
 
         const auto headersAt = w.used();
         for (const auto& [name, value] : request.headers()) {
+            if (handshakeOnly(name)) continue;
             w.add(name);
             w.add(value);
         }
@@ -131,6 +146,7 @@ UpgradeRequest::UpgradeRequest(const Request& request) : block_(nullptr)
         auto elements = [&](std::string_view header, auto&& f) {
             auto at = headersAt;
             for (const auto& [name, value] : request.headers()) {
+                if (handshakeOnly(name)) continue;
                 const auto valueAt = at + name.size();
                 at = valueAt + value.size();
                 if (!iequals(name, header)) continue;
@@ -161,7 +177,9 @@ UpgradeRequest::UpgradeRequest(const Request& request) : block_(nullptr)
     const std::size_t bytes = sizeof(Block) + tableBytes + measure.used();
     if (bytes > UINT32_MAX) throw std::length_error("UpgradeRequest: request too large");
 
-    counts[slot(List::Headers)] = static_cast<std::uint32_t>(request.headers().size());
+    counts[slot(List::Headers)] = static_cast<std::uint32_t>(
+        std::count_if(request.headers().begin(), request.headers().end(),
+                      [](const auto& field) { return !handshakeOnly(field.first); }));
     counts[slot(List::PathParameters)] = static_cast<std::uint32_t>(request.pathParameters().size());
     auto* storage = static_cast<unsigned char*>(::operator new(bytes));
     block_ = new (storage) Block{static_cast<std::uint32_t>(bytes),
