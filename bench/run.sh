@@ -346,18 +346,21 @@ if [[ ${#ran[@]} -gt 0 ]]; then
   echo "Medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); ratios vs $base (higher is better)."
   echo "Server on CPU 0, wharf-bench on CPU 1; wharf-2t: wharf-echo --threads 2 on CPUs 0-1."
   echo "Server CPU columns: server utime+stime over the measured window / messages (or handshakes) in it."
+  echo "Idle: RSS growth per connection with $IDLE_CONNS open (average, includes what the server sets up once) and over"
+  echo "the second half only (marginal: the cost of one more idle connection)."
   if [[ ${#jit_warmed[@]} -gt 0 ]]; then
     echo "${jit_warmed[*]}: JVM (Jetty 9.4, $jetty_jvm) pinned to CPU 0 like the others; after start a throwaway JIT warm-up"
     echo "(echo 16 B for ${JIT_WARMUP} s, echo 64 KiB 2 s, handshakes 2 s) before the measured runs; its idle memory uses a fresh JVM, no warm-up."
   fi
   echo
-  echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn ($IDLE_CONNS) | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | echo 16 B msg/s (100 conns × 16) | vs $base | server CPU µs/msg | echo 64 KiB MB/s (10 × 4) | vs $base | latency p50 µs | p99 µs | handshakes/s | vs $base | server CPU µs/handshake | idle bytes/conn, average | marginal | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${ran[@]}"; do
     e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s)
     p50=$(metric "$s" latency p50_us); p99=$(metric "$s" latency p99_us)
     hs=$(metric "$s" handshake handshakes_per_s); idle=$(metric "$s" idle bytes_per_conn)
-    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) | $(fmt "$idle" 0) | $(errors_total "$s") |"
+    idle_marginal=$(metric "$s" idle marginal_bytes_per_conn)
+    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$b_echo") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) | $(fmt "$big" 1) | $(ratio "$big" "$b_big") | $(fmt "$p50" 1) | $(fmt "$p99" 1) | $(fmt "$hs" 0) | $(ratio "$hs" "$b_hs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) | $(fmt "$idle" 0) | $(fmt "$idle_marginal" 0) | $(errors_total "$s") |"
   done
 fi
 
