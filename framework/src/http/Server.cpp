@@ -241,10 +241,13 @@ void Server::stop()
     while (state.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
-    // 3. Whatever is left is closed now.
-    const auto left = state.snapshot();
-    if (!left.empty()) log::info("stop: closing {} connection(s) that did not finish in time", left.size());
-    for (auto& c : left) c->forceClose();
+    // 3. Whatever is left is closed now. (Scoped: the last reference to a connection must
+    // not outlive the io_context, whose strand service its strand needs to unregister.)
+    {
+        const auto left = state.snapshot();
+        if (!left.empty()) log::info("stop: closing {} connection(s) that did not finish in time", left.size());
+        for (auto& c : left) c->forceClose();
+    }
     const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (state.liveCount() > 0 && std::chrono::steady_clock::now() < hard)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
