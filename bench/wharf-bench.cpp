@@ -418,6 +418,9 @@ public:
             std::fprintf(stderr, "wharf-bench: conn %d: %s%s%s\n", conn, what, ec ? ": " : "", ec ? ec.message().c_str() : "");
     }
     void connUpgraded();
+    /// idle: after a settling second, reads the server's RSS into `into`, then calls `then`.
+    template <class Then>
+    void readRssSettled(long& into, Then then);
     /// fanout: connection count including the sender (index conns).
     int totalConns() const { return o_.conns + (o_.mode == "fanout" ? 1 : 0); }
     /// fanout: the payload of broadcast `seq`: "<seq> " then pattern bytes, --size in all
@@ -817,33 +820,32 @@ void Conn<Stream>::flush()
     });
 }
 
+template <class Then>
+void Bench::readRssSettled(long& into, Then then)
+{
+    // Let the server settle (deferred frees, lazy buffers), then read its RSS.
+    timer_.expires_after(std::chrono::milliseconds(1000));
+    timer_.async_wait([this, &into, then](const boost::system::error_code& ec) {
+        if (ec) return;
+        into = procRssKiB(o_.idlePid);
+        then();
+    });
+}
+
 void Bench::connUpgraded()
 {
     ++upgraded_;
     if (o_.mode == "idle" && rssHalf_ < 0 && upgraded_ == o_.conns / 2 && o_.conns >= 2) {
-        // Half are open and nothing is in flight: settle, read RSS, then open the rest.
-        // The second half's growth is the marginal cost of a connection, without what a
-        // server sets up once (thread buffers, pools, handshakes in flight).
-        timer_.expires_after(std::chrono::milliseconds(1000));
-        timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (ec) return;
-            rssHalf_ = procRssKiB(o_.idlePid);
-            startMoreConnections();
-        });
-        return;
+        // Half are open and nothing is in flight: read RSS, then open the rest. The second
+        // half's growth is the marginal cost of a connection, without what a server sets
+        // up once (thread buffers, pools, handshakes in flight).
+        return readRssSettled(rssHalf_, [this] { startMoreConnections(); });
     }
     startMoreConnections();
     if (o_.mode == "fanout") return;  // fanoutReady() moves on
     if (upgraded_ == o_.conns) {
         if (o_.mode == "idle") {
-            // Let the server settle (deferred frees, lazy buffers), then measure.
-            timer_.expires_after(std::chrono::milliseconds(1000));
-            timer_.async_wait([this](const boost::system::error_code& ec) {
-                if (ec) return;
-                rssAfter_ = procRssKiB(o_.idlePid);
-                finish();
-            });
-            return;
+            return readRssSettled(rssAfter_, [this] { finish(); });
         }
         startPhase(Phase::Warmup);
     }

@@ -90,9 +90,9 @@ private:
     // --- reading ------------------------------------------------------------------------
     void doRead() override
     {
-        // Registered once (the first call, from start()); readiness that is there already
-        // is reported at once. Later calls: data that arrived while we were not reading
-        // has already produced its edge, so look now.
+        // Called once, from start(). Registering reports readiness that is there already.
+        // Registered before (a write of onConnect had to wait for the socket): an edge for
+        // data that arrived meanwhile was ignored (not reading yet), so look now.
         if (fd_ < 0) return;
         reading_ = true;
         if (!registered_) {

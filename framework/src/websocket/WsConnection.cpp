@@ -793,20 +793,20 @@ void WsConnection::flush()
             continue;
         }
         if (written > 0) lastActivity_ = Clock::now();
-        // The rest waits for the socket: the batch (the memory iov points into) becomes
-        // this connection's until onWriteDone. (Gathered again: a short string's bytes
-        // live inside the string object, and the swap moved them.)
+        // The rest waits for the socket: the batch becomes this connection's until
+        // onWriteDone, and its buffers are gathered again from where it now lives (a short
+        // string's bytes sit inside the string object, so the swap moved them).
         if (!inflight_) {
             inflight_ = std::make_unique<WriteBatch>();
             std::swap(*inflight_, threadBatch());
-            gather(*inflight_, iov);
         }
+        auto& rest = inflight_->rest;
+        gather(*inflight_, rest);
         std::size_t i = 0;
-        while (written >= iov[i].size()) written -= iov[i++].size();
-        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(i));
-        iov.front() += written;
-        inflight_->rest.assign(iov.begin(), iov.end());
-        doWrite(inflight_->rest);
+        while (written >= rest[i].size()) written -= rest[i++].size();
+        rest.erase(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(i));
+        rest.front() += written;
+        doWrite(rest);
         return;
     }
 }
