@@ -22,6 +22,8 @@ public:
         case Errc::ServerStopping: return "the server is stopping";
         case Errc::InvalidArgument: return "invalid argument";
         case Errc::CloseTimeout: return "the peer did not answer the close frame in time";
+        case Errc::MessageTimeout: return "the message was not complete within the message timeout";
+        case Errc::MemoryBudgetExceeded: return "the server's WebSocket memory budget was exceeded";
         }
         return "unknown wharf error";
     }

@@ -1,8 +1,8 @@
 // wharf-echo: sends every WebSocket message back unchanged (text as text, binary as
 // binary). The endpoint for the Autobahn conformance suite and for load tools.
 //
-//   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 300]
-//              [--max-message-size 16777216] [--no-deflate]
+//   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 60]
+//              [--max-message-size 1048576] [--no-deflate]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 9443] [--no-plain]]
 //
 // Any path under /echo works (ws://localhost:9001/echo, /echo/anything).
@@ -76,8 +76,10 @@ int main(int argc, char** argv)
     int port = 9001;
     std::string host = "0.0.0.0";
     unsigned threads = 0;
-    long idleTimeoutSeconds = 300;
-    std::size_t maxMessageSize = 16 * 1024 * 1024;
+    // Defaults a handful of clients cannot turn into gigabytes (issue 9): 1 MiB messages
+    // and the server-wide memory budgets. Autobahn's 16 MiB cases need --max-message-size.
+    long idleTimeoutSeconds = 60;
+    std::size_t maxMessageSize = 1024 * 1024;
     bool noDeflate = false;
     app.add_option("--port", port, "TCP port to listen on (0 picks a free one)")
         ->capture_default_str()->check(CLI::Range(0, 65535));

@@ -3,7 +3,7 @@
 
 #include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
-#include "support/RecordingListener.hpp"
+#include "support/Recorders.hpp"
 #include "support/TestServer.hpp"
 
 #include <doctest/doctest.h>
@@ -20,22 +20,10 @@ namespace {
 
 /// A server with /echo (EchoListener) and /rec (one shared RecordingListener per connection list).
 struct Fixture {
-    std::mutex mutex;
-    std::vector<std::shared_ptr<RecordingListener>> recorders;
+    Recorders recorders;
     std::function<void(WebSocketServletFactory&)> tune = [](WebSocketServletFactory&) {};
 
-    std::shared_ptr<RecordingListener> recorder(std::size_t i = 0)
-    {
-        for (int tries = 0; tries < 500; ++tries) {
-            {
-                std::lock_guard lock(mutex);
-                if (recorders.size() > i) return recorders[i];
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        FAIL("no connection reached the recorder");
-        return nullptr;
-    }
+    std::shared_ptr<RecordingListener> recorder(std::size_t i = 0) { return recorders.at(i); }
 
     std::function<void(ServletContextHandler&)> setup()
     {
@@ -46,12 +34,7 @@ struct Fixture {
             });
             context.addWebSocket("/rec", [this](WebSocketServletFactory& f) {
                 tune(f);
-                f.addMapping("/", [this](const UpgradeRequest&, UpgradeResponse&) {
-                    auto r = std::make_shared<RecordingListener>();
-                    std::lock_guard lock(mutex);
-                    recorders.push_back(r);
-                    return r;
-                });
+                f.addMapping("/", recorders.creator());
             });
         };
     }

@@ -17,9 +17,22 @@ inline constexpr std::size_t maxFrameSize = 64 * 1024;
 // Bytes a session may have queued for sending before further sends fail with
 // Errc::SendQueueFull (uWS's maxBackpressure idea; 4 MiB fits bursts of a live feed).
 inline constexpr std::size_t maxSendQueueSize = 4 * 1024 * 1024;
+// A message must arrive completely within this time of its first frame, or the session
+// closes with 1008: a peer that trickles a message cannot hold its buffer forever. A
+// minute carries a 64 KiB message over the slowest link a browser still works on.
+inline constexpr std::chrono::milliseconds messageTimeout{std::chrono::seconds(60)};
 // How long a close handshake we started waits for the peer's close frame before the
 // socket is closed anyway (a silent peer must not hold the connection forever).
 inline constexpr std::chrono::milliseconds closeTimeout{std::chrono::seconds(5)};
+
+// Server-wide: bytes queued for sending by all WebSocket sessions together. The per-session
+// limit alone lets 1,000 clients that stop reading hold 1,000 x 4 MiB; over this budget the
+// sessions holding the most are closed with 1008 until the total is under it again.
+inline constexpr std::size_t maxQueuedBytes = 256 * 1024 * 1024;
+// Server-wide: bytes of incoming messages still being assembled (after inflating), all
+// sessions together. 15 KB of deflate can inflate to 15 MiB, so a handful of clients could
+// otherwise hold gigabytes; over it the sessions holding the most are closed with 1009.
+inline constexpr std::size_t maxPartialMessageBytes = 128 * 1024 * 1024;
 
 // HTTP: 8 KiB of request line + headers (Jetty's requestHeaderSize); more gets 431.
 inline constexpr std::size_t maxHeaderSize = 8 * 1024;

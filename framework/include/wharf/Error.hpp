@@ -18,6 +18,8 @@ enum class Errc {
     ServerStopping = 8,     ///< the server is stopping; the connection was closed with 1001
     InvalidArgument = 9,    ///< a control frame payload over 125 bytes, an invalid close code, ...
     CloseTimeout = 10,      ///< the peer did not answer our close frame in time
+    MessageTimeout = 11,    ///< a message was not complete within the message timeout (closed with 1008)
+    MemoryBudgetExceeded = 12,  ///< the server-wide send or receive budget was exceeded and this session held the most (closed with 1008 or 1009)
 };
 
 const std::error_category& errorCategory() noexcept;

@@ -41,6 +41,20 @@ struct HttpLimits {
     std::chrono::milliseconds keepAliveTimeout = defaults::keepAliveTimeout;  ///< idle between requests
 };
 
+/// Server-wide memory budgets of the WebSocket sessions, across every connector and
+/// mapping (the factory's limits are per session). Over a budget, the sessions holding
+/// the most are closed until the total is below it again; see docs/security.md.
+struct WebSocketMemoryLimits {
+    /// Bytes queued for sending by all sessions (a shared broadcast frame counts once per
+    /// session that queued it). Over it: the largest queues are discarded and their
+    /// sessions closed with 1008, or the TCP connection closed when even the close frame
+    /// cannot be written.
+    std::size_t maxQueuedBytes = defaults::maxQueuedBytes;
+    /// Bytes of incoming messages not yet complete (inflated size). Over it: the sessions
+    /// holding the most are closed with 1009.
+    std::size_t maxPartialMessageBytes = defaults::maxPartialMessageBytes;
+};
+
 /// The server (Jetty's Server). Typical use:
 ///
 ///     wharf::Server server(8080);
@@ -66,6 +80,7 @@ public:
     void setThreads(unsigned threads);
     void setHandler(std::shared_ptr<Handler> handler);
     void setHttpLimits(const HttpLimits& limits);
+    void setWebSocketMemoryLimits(const WebSocketMemoryLimits& limits);
     void setStopTimeout(std::chrono::milliseconds timeout);
     /// Jetty's setStopAtShutdown: while the server runs, SIGINT and SIGTERM stop it
     /// gracefully instead of killing the process. The stop runs inside join(), which then

@@ -38,6 +38,7 @@ struct WebSocketPolicy {
     std::size_t maxFrameSize = defaults::maxFrameSize;
     std::size_t maxSendQueueSize = defaults::maxSendQueueSize;
     std::chrono::milliseconds closeTimeout = defaults::closeTimeout;
+    std::chrono::milliseconds messageTimeout = defaults::messageTimeout;
     DeflateOptions deflate;
     std::vector<std::string> allowedOrigins;  ///< empty: any origin
 };
@@ -66,6 +67,9 @@ public:
     void setMaxFrameSize(std::size_t bytes) { policy_.maxFrameSize = bytes; }
     void setMaxSendQueueSize(std::size_t bytes) { policy_.maxSendQueueSize = bytes; }
     void setCloseTimeout(std::chrono::milliseconds timeout) { policy_.closeTimeout = timeout; }
+    /// A message must be complete this long after its first frame arrived; otherwise the
+    /// session closes with 1008 (0 = no limit; the idle timeout still applies).
+    void setMessageTimeout(std::chrono::milliseconds timeout) { policy_.messageTimeout = timeout; }
     /// Turns permessage-deflate on or off with default parameters.
     void setPermessageDeflate(bool enabled) { policy_.deflate.enabled = enabled; }
     void setDeflateOptions(const DeflateOptions& options) { policy_.deflate = options; }

@@ -140,12 +140,23 @@ private:
 /// once it is being destroyed. Defined with WsConnection.
 std::shared_ptr<Closable> lockWebSocket(void* owner);
 
+/// A server-wide memory budget (Server::setWebSocketMemoryLimits): what all WebSocket
+/// sessions hold together. Sessions add and subtract as they go; the one that takes the
+/// total over the limit asks for enforcement, which closes the largest holders.
+struct MemoryBudget {
+    std::atomic<std::size_t> used{0};
+    std::size_t limit = SIZE_MAX;
+    std::atomic<bool> enforcing{false};  // an enforcement pass is posted or running
+};
+
 struct ServerState {
     boost::asio::io_context& ioc;
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> webSocketCount{0};
+    MemoryBudget sendBudget;     // bytes queued for sending
+    MemoryBudget receiveBudget;  // bytes of messages being assembled
     DeadlineSweeper deadlines;
     Poller poller;  // plain WebSocket connections' readiness
     StrandPool strands;

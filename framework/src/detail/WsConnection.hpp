@@ -61,6 +61,11 @@ public:
     const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return request_; }
     std::uint64_t id() const noexcept { return id_; }
 
+    /// Over a server-wide memory budget (ServerState::sendBudget / receiveBudget): closes
+    /// the sessions holding the most until the total is under the limit. Any thread; runs
+    /// one pass at a time per budget.
+    static void enforceBudget(const std::shared_ptr<ServerState>& server, bool send);
+
     // Closable (server stop).
     void gracefulClose() override;
     void forceClose() override;
@@ -134,6 +139,25 @@ private:
     /// from the caller's buffer, only what the socket does not take is copied.
     void writeDirect(Opcode opcode, std::string_view payload);
 
+    // Memory accounting against the session's queue and the server's budgets.
+    /// Adds `delta` bytes to what this session has queued (buffered_) and to the server's
+    /// send budget; asks for enforcement when that goes over its limit.
+    void accountQueued(std::ptrdiff_t delta) noexcept;
+    /// The server's receive budget holds message_'s capacity while a message is in
+    /// progress, nothing otherwise.
+    void accountReceived() noexcept;
+    /// Picked by enforceBudget (strand): sheds what this session holds and closes it.
+    void shedForBudget(bool send);
+    /// Empties the send queue (not a batch being written) and closes it to new sends;
+    /// returns the callbacks of the discarded sends. Takes outMutex_.
+    std::vector<SendCallback> discardQueue();
+    /// Tells each callback its send did not happen (Errc::SessionClosed); a callback that
+    /// throws is logged, and the others still run.
+    void refuseAll(std::vector<SendCallback>& callbacks);
+    /// Frees the message being assembled (and the inflater) before a failure closes the
+    /// session: the memory is released now, not after the close handshake.
+    void dropMessage();
+
     // Timers.
     void armTimer();
     void onTimer();
@@ -158,7 +182,9 @@ private:
     DeadlineSweeper::Node deadline_;  // in the server's sweeper from start() to destruction
 
     std::atomic<bool> open_{true};
+    std::atomic<bool> shedding_{false};  // chosen by enforceBudget; not counted again
     std::atomic<std::size_t> buffered_{0};
+    std::atomic<std::size_t> receiveHeld_{0};  // this session's share of the receive budget
 
     // Receive state (strand).
     Phase phase_ = Phase::Header;
@@ -175,6 +201,7 @@ private:
     std::uint64_t frameLength_ = 0;
     std::uint64_t frameRemaining_ = 0;
     std::size_t messageReceived_ = 0;  // wire bytes of the current message
+    std::chrono::steady_clock::time_point messageStarted_{};  // first frame of the current message
     /// The size limit of the message in progress (text or binary).
     std::size_t messageLimit() const noexcept;
     std::string message_;              // assembled (inflated) message or fragment
@@ -204,6 +231,9 @@ private:
     std::vector<SendCallback> outCallbacks_;
     bool outClosed_ = false;      // no more sends accepted
     bool outCloseQueued_ = false; // the close frame is in outBuf_
+    /// The answer to the most recent ping, not yet in outBuf_: flush() appends it. One at
+    /// most (RFC 6455 5.5.3), so a peer that pings and never reads costs nothing more.
+    std::unique_ptr<std::string> pendingPong_;
     bool flushPosted_ = false;
     bool writing_ = false;  // strand: a batch is being written
     std::size_t outBytes_ = 0;

@@ -55,6 +55,7 @@ struct Server::Impl {
     unsigned threads = 0;
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
+    WebSocketMemoryLimits memoryLimits;
     std::chrono::milliseconds stopTimeout = defaults::stopTimeout;
 
     std::unique_ptr<net::io_context> ioc;
@@ -139,6 +140,7 @@ void Server::addConnector(ServerConnector connector) { impl_->connectors.push_ba
 void Server::setThreads(unsigned threads) { impl_->threads = threads; }
 void Server::setHandler(std::shared_ptr<Handler> handler) { impl_->handler = std::move(handler); }
 void Server::setHttpLimits(const HttpLimits& limits) { impl_->limits = limits; }
+void Server::setWebSocketMemoryLimits(const WebSocketMemoryLimits& limits) { impl_->memoryLimits = limits; }
 void Server::setStopTimeout(std::chrono::milliseconds timeout) { impl_->stopTimeout = timeout; }
 void Server::setStopAtShutdown(bool stop) { impl_->stopAtShutdown = stop; }
 
@@ -152,6 +154,8 @@ void Server::start()
     impl_->state = std::make_shared<detail::ServerState>(*impl_->ioc, threads);
     impl_->state->handler = impl_->handler;
     impl_->state->limits = impl_->limits;
+    impl_->state->sendBudget.limit = impl_->memoryLimits.maxQueuedBytes;
+    impl_->state->receiveBudget.limit = impl_->memoryLimits.maxPartialMessageBytes;
     impl_->listeners.clear();
     impl_->listeners.reserve(impl_->connectors.size());
     try {

@@ -21,6 +21,8 @@ std::atomic<std::uint64_t> nextConnectionId{0};
 constexpr std::size_t keepCapacity = 64 * 1024;
 // Shared frames up to this size are copied into the write buffer (cheaper than an iovec).
 constexpr std::size_t copySharedBelow = 2048;
+// ... while the session's queue is shorter than this.
+constexpr std::size_t copyWhileQueueBelow = 16 * 1024;
 // Payloads from this size sent on the strand with nothing in flight are written from the
 // caller's memory (no copy into the send buffer) when the socket takes them at once.
 constexpr std::size_t directWriteMin = 8 * 1024;
@@ -149,16 +151,7 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
     DeadlineSweeper::clear(deadline_);
     closeDeadline_ = Clock::time_point::max();
     doCloseSocket();
-    std::vector<SendCallback> unsent;
-    {
-        std::lock_guard lock(outMutex_);
-        outClosed_ = true;
-        unsent.swap(outCallbacks_);
-        buffered_.fetch_sub(outBytes_, std::memory_order_relaxed);
-        outBytes_ = 0;
-        outBuf_.clear();
-        outSegments_.clear();
-    }
+    auto unsent = discardQueue();
     log::debug("ws {} {}: closed {} ({}) {}", id_, request_->remoteAddress(), static_cast<int>(status), closeStatusName(status), reason);
     if (connected_) {
         try {
@@ -170,8 +163,7 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         }
     }
     finished_ = true;
-    for (auto& cb : unsent)
-        if (cb) cb(make_error_code(Errc::SessionClosed));
+    refuseAll(unsent);
     listener_.reset();
     inflater_.reset();
     {
@@ -179,6 +171,8 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         deflater_.reset();
     }
     std::string().swap(message_);
+    messageOpcode_ = 0;
+    accountReceived();
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -236,8 +230,13 @@ void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
 void WsConnection::armTimer()
 {
     Clock::time_point deadline = Clock::time_point::max();
-    if (closeSent_) deadline = closeDeadline_;
-    else if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
+    if (closeSent_) {
+        deadline = closeDeadline_;
+    } else {
+        if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
+        if (messageOpcode_ != 0 && policy_->messageTimeout.count() > 0)
+            deadline = std::min(deadline, messageStarted_ + policy_->messageTimeout);
+    }
     if (deadline == Clock::time_point::max()) DeadlineSweeper::clear(deadline_);
     else DeadlineSweeper::set(deadline_, deadline);
 }
@@ -290,6 +289,13 @@ void WsConnection::onTimer()
         closeLocal(CloseStatus::GoingAway, "idle timeout");
         flush();
         return;  // queueClose armed the close deadline
+    } else if (messageOpcode_ != 0 && policy_->messageTimeout.count() > 0 &&
+               now >= messageStarted_ + policy_->messageTimeout) {
+        dropMessage();
+        fail(CloseStatus::PolicyViolation, Errc::MessageTimeout,
+             fmt::format("message not complete within {} ms", policy_->messageTimeout.count()));
+        flush();
+        return;
     }
     armTimer();
 }
@@ -445,6 +451,12 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
             messageOpcode_ = op;
             messageCompressed_ = rsv1;
             messageReceived_ = 0;
+            messageStarted_ = lastActivity_;  // (this read's time)
+            if (policy_->messageTimeout.count() > 0) {
+                // The sweeper fires once per deadline: bring it forward if this one is sooner.
+                const auto due = (messageStarted_ + policy_->messageTimeout).time_since_epoch().count();
+                if (deadline_.due.load(std::memory_order_relaxed) > due) DeadlineSweeper::set(deadline_, messageStarted_ + policy_->messageTimeout);
+            }
             utf8_.reset();
             message_.clear();
         }
@@ -494,6 +506,7 @@ bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
         case Inflater::Result::Error:
             return fail(CloseStatus::InvalidPayload, Errc::CompressionError, "invalid permessage-deflate data"), false;
         }
+        accountReceived();
         if (text && !utf8_.feed(std::string_view(message_).substr(before)))
             return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
         return true;
@@ -511,6 +524,7 @@ bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
         return true;
     }
     message_.append(chunk);
+    accountReceived();
     return true;
 }
 
@@ -535,6 +549,7 @@ bool WsConnection::onFrameComplete()
         messageOpcode_ = 0;
         message_.clear();
         releaseIfLarge(message_);
+        accountReceived();
     }
     return !readStopped_;
 }
@@ -564,9 +579,22 @@ bool WsConnection::handleControl(std::string_view payload)
     switch (static_cast<Opcode>(frameOpcode_)) {
     case Opcode::Ping: {
         if (!closeSent_) {
-            // Answer even when the send queue is full: pongs bypass the limit.
-            SendCallback none;
-            sendControl(Opcode::Pong, payload, none);
+            // Answered even when the send queue is full. While the socket takes what we
+            // write, every ping gets its pong in this loop turn; once a write waits for the
+            // peer, only the most recent ping is answered (RFC 6455 5.5.3 allows it): its
+            // pong replaces the one still pending, so a peer that pings and never reads
+            // holds one read's worth of pongs at most, not one per ping.
+            std::lock_guard lock(outMutex_);
+            if (!outClosed_) {
+                if (!writing_) {
+                    appendFrame(outBuf_, Opcode::Pong, payload);
+                    outBytes_ += payload.size() + 2;
+                    accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
+                } else {
+                    if (!pendingPong_) pendingPong_ = std::make_unique<std::string>();
+                    pendingPong_->assign(payload);
+                }
+            }
         }
         if (pingPong_) callListener([&] { pingPong_->onPing(bytes); });
         return !readStopped_;
@@ -670,7 +698,7 @@ bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallbac
     }
     const std::size_t added = outBuf_.size() - before;
     outBytes_ += added;
-    buffered_.fetch_add(added, std::memory_order_relaxed);
+    accountQueued(static_cast<std::ptrdiff_t>(added));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
     return true;
@@ -685,10 +713,13 @@ bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& fram
         lock.unlock();
         return refuse(a, done);
     }
-    if (frame->bytes.size() < copySharedBelow) outBuf_.append(frame->bytes);
+    // A small frame is cheaper to copy than to reference while the queue is short (it goes
+    // out in this loop turn); behind a longer queue (a reader that fell behind) it is
+    // referenced, so a broadcast held by many slow readers exists once.
+    if (frame->bytes.size() < copySharedBelow && outBuf_.size() < copyWhileQueueBelow) outBuf_.append(frame->bytes);
     else outSegments_.push_back(Segment{outBuf_.size(), frame});
     outBytes_ += frame->bytes.size();
-    buffered_.fetch_add(frame->bytes.size(), std::memory_order_relaxed);
+    accountQueued(static_cast<std::ptrdiff_t>(frame->bytes.size()));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
     return true;
@@ -701,13 +732,14 @@ bool WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCall
         return false;
     }
     std::unique_lock lock(outMutex_);
-    if (outClosed_) {
+    // The application's pings and pongs count against the send queue like any send.
+    if (const auto a = admit(payload.size() + 2, false); a != Admit::Ok) {
         lock.unlock();
-        return refuse(Admit::Closed, done);
+        return refuse(a, done);
     }
     appendFrame(outBuf_, opcode, payload);
     outBytes_ += payload.size() + 2;
-    buffered_.fetch_add(payload.size() + 2, std::memory_order_relaxed);
+    accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
     return true;
@@ -730,7 +762,7 @@ void WsConnection::queueClose(CloseStatus status, std::string_view reason)
         outClosed_ = true;
         appendFrame(outBuf_, Opcode::Close, payload);
         outBytes_ += payload.size() + 2;
-        buffered_.fetch_add(payload.size() + 2, std::memory_order_relaxed);
+        accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
         outCloseQueued_ = true;
     }
     closeDeadline_ = Clock::now() + policy_->closeTimeout;
@@ -755,8 +787,7 @@ void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
     written -= fromHeader;
     outBuf_.append(payload.substr(written));
     const std::size_t now = outBuf_.size();  // no segments: outBytes_ counts outBuf_ alone
-    if (now >= outBytes_) buffered_.fetch_add(now - outBytes_, std::memory_order_relaxed);
-    else buffered_.fetch_sub(outBytes_ - now, std::memory_order_relaxed);
+    accountQueued(static_cast<std::ptrdiff_t>(now) - static_cast<std::ptrdiff_t>(outBytes_));
     outBytes_ = now;
 }
 
@@ -769,6 +800,14 @@ void WsConnection::flush()
         {
             std::lock_guard lock(outMutex_);
             flushPosted_ = false;
+            if (pendingPong_) {
+                if (!closeSent_) {  // nothing may follow our close frame
+                    appendFrame(outBuf_, Opcode::Pong, *pendingPong_);
+                    outBytes_ += pendingPong_->size() + 2;
+                    accountQueued(static_cast<std::ptrdiff_t>(pendingPong_->size() + 2));
+                }
+                pendingPong_.reset();
+            }
             if (outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty()) return;
             // (Only callbacks: their data already went out directly; they complete below.)
             // Swapped, not moved: both sides keep their capacity, so steady traffic
@@ -832,6 +871,156 @@ std::size_t WsConnection::messageLimit() const noexcept
                                                                       : policy_->maxBinaryMessageSize;
 }
 
+// ---------------------------------------------------------------------------------------
+// Memory budgets (Server::setWebSocketMemoryLimits)
+
+namespace {
+void requestEnforcement(const std::shared_ptr<ServerState>& server, bool send)
+{
+    auto& budget = send ? server->sendBudget : server->receiveBudget;
+    if (budget.enforcing.exchange(true, std::memory_order_acq_rel)) return;  // one pass at a time
+    net::post(server->ioc, [server, send] { WsConnection::enforceBudget(server, send); });
+}
+}  // namespace
+
+void WsConnection::accountQueued(std::ptrdiff_t delta) noexcept
+{
+    auto& budget = server_->sendBudget;
+    if (delta >= 0) {
+        const auto bytes = static_cast<std::size_t>(delta);
+        buffered_.fetch_add(bytes, std::memory_order_relaxed);
+        if (budget.used.fetch_add(bytes, std::memory_order_relaxed) + bytes > budget.limit)
+            requestEnforcement(server_, true);
+    } else {
+        const auto bytes = static_cast<std::size_t>(-delta);
+        buffered_.fetch_sub(bytes, std::memory_order_relaxed);
+        budget.used.fetch_sub(bytes, std::memory_order_relaxed);
+    }
+}
+
+void WsConnection::accountReceived() noexcept
+{
+    const std::size_t now = messageOpcode_ != 0 ? message_.capacity() : 0;
+    const std::size_t before = receiveHeld_.load(std::memory_order_relaxed);
+    if (now == before) return;
+    receiveHeld_.store(now, std::memory_order_relaxed);
+    auto& budget = server_->receiveBudget;
+    if (now > before) {
+        if (budget.used.fetch_add(now - before, std::memory_order_relaxed) + (now - before) > budget.limit)
+            requestEnforcement(server_, false);
+    } else {
+        budget.used.fetch_sub(before - now, std::memory_order_relaxed);
+    }
+}
+
+void WsConnection::enforceBudget(const std::shared_ptr<ServerState>& server, bool send)
+{
+    auto& budget = send ? server->sendBudget : server->receiveBudget;
+    struct Holder {
+        std::size_t bytes;
+        std::shared_ptr<WsConnection> connection;
+    };
+    std::vector<Holder> holders;
+    std::size_t beingShed = 0;  // held by sessions chosen before, not yet released
+    // Every session is in the sweeper's list; the lock keeps each one intact while it is
+    // looked at, and the shared_ptrs taken here are released after the lock.
+    server->deadlines.forEach([&](void* owner) {
+        auto* c = static_cast<WsConnection*>(owner);
+        const std::size_t bytes = (send ? c->buffered_ : c->receiveHeld_).load(std::memory_order_relaxed);
+        if (bytes == 0) return;
+        if (c->shedding_.load(std::memory_order_relaxed)) {
+            beingShed += bytes;
+            return;
+        }
+        if (auto self = c->weak_from_this().lock())
+            holders.push_back(Holder{bytes, std::static_pointer_cast<WsConnection>(std::move(self))});
+    });
+    const std::size_t used = budget.used.load(std::memory_order_relaxed);
+    std::size_t excess = used > budget.limit + beingShed ? used - budget.limit - beingShed : 0;
+    if (excess > 0) {
+        std::sort(holders.begin(), holders.end(), [](const Holder& a, const Holder& b) { return a.bytes > b.bytes; });
+        for (auto& h : holders) {
+            if (excess == 0) break;
+            excess -= std::min(excess, h.bytes);
+            h.connection->shedding_.store(true, std::memory_order_relaxed);
+            log::warn("ws {} {}: server {} budget of {} bytes exceeded ({} in use); closing this session, which holds {}",
+                      h.connection->id_, h.connection->request_->remoteAddress(), send ? "send" : "receive",
+                      budget.limit, used, h.bytes);
+            net::post(h.connection->strand_, [c = h.connection, send] { c->shedForBudget(send); });
+        }
+    }
+    budget.enforcing.store(false, std::memory_order_release);
+}
+
+void WsConnection::shedForBudget(bool send)
+{
+    if (finished_) return;
+    if (!send) {
+        dropMessage();
+        fail(CloseStatus::MessageTooBig, Errc::MemoryBudgetExceeded, "server receive budget exceeded");
+        flush();
+        return;
+    }
+    // Discard what is queued: freeing it is the point, and a close frame behind it would
+    // wait for the very reader that is not reading. A batch already being written stays
+    // (it cannot be cut mid-frame) until the socket takes it or is closed.
+    auto dropped = discardQueue();
+    open_.store(false, std::memory_order_release);
+    constexpr std::string_view reason = "server send budget exceeded";
+    reportError(make_error_code(Errc::MemoryBudgetExceeded), std::string(reason));
+    refuseAll(dropped);
+    if (writing_ || closeSent_) {
+        // A write is stuck behind the peer (or our close frame was among what was
+        // discarded): no close frame can reach it in time, so the TCP connection closes.
+        teardown(CloseStatus::PolicyViolation, reason);
+        return;
+    }
+    readStopped_ = true;
+    closeAfterWrite_ = true;  // the reader is not reading: do not wait for its answer
+    closeStatus_ = CloseStatus::PolicyViolation;
+    closeReason_ = std::string(reason);
+    queueClose(closeStatus_, closeReason_);
+    flush();
+}
+
+std::vector<SendCallback> WsConnection::discardQueue()
+{
+    std::vector<SendCallback> callbacks;
+    std::lock_guard lock(outMutex_);
+    outClosed_ = true;
+    callbacks.swap(outCallbacks_);
+    accountQueued(-static_cast<std::ptrdiff_t>(outBytes_));
+    outBytes_ = 0;
+    std::string().swap(outBuf_);
+    std::vector<Segment>().swap(outSegments_);
+    outCloseQueued_ = false;
+    pendingPong_.reset();
+    return callbacks;
+}
+
+void WsConnection::refuseAll(std::vector<SendCallback>& callbacks)
+{
+    for (auto& cb : callbacks) {
+        if (!cb) continue;
+        try {
+            cb(make_error_code(Errc::SessionClosed));
+        } catch (const std::exception& e) {
+            log::error("ws {}: send callback threw: {}", id_, e.what());
+        } catch (...) {
+            log::error("ws {}: send callback threw a non-standard exception", id_);
+        }
+    }
+}
+
+void WsConnection::dropMessage()
+{
+    std::string().swap(message_);
+    inflater_.reset();
+    messageOpcode_ = 0;
+    discard_ = true;  // the rest of this message, if any, is read and dropped
+    accountReceived();
+}
+
 std::shared_ptr<Closable> lockWebSocket(void* owner)
 {
     return static_cast<WsConnection*>(owner)->weak_from_this().lock();
@@ -853,7 +1042,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
 {
     auto& b = batch();
     writing_ = false;
-    buffered_.fetch_sub(b.bytes, std::memory_order_relaxed);
+    accountQueued(-static_cast<std::ptrdiff_t>(b.bytes));
     b.bytes = 0;
     lastActivity_ = Clock::now();
     const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
