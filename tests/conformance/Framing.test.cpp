@@ -139,6 +139,31 @@ CONFORMANCE_TABLE(framingLengths)
         c.sendRaw(std::string("\x7e", 1));  // unmasked, 16-bit length still to come
         expectClose(c, 1002);
     });
+    // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
+    const std::pair<std::uint64_t, const char*> nonMinimal[] = {
+        {0, "a 16-bit length of 0"}, {125, "a 16-bit length of 125"}, {0, "a 64-bit length of 0"},
+        {65535, "a 64-bit length of 65535"}};
+    for (std::size_t i = 0; i < std::size(nonMinimal); ++i) {
+        const auto [length, name] = nonMinimal[i];
+        const bool wide = i >= 2;
+        CONFORMANCE_ADD(S, std::string(name) + " (not the minimal encoding) fails with 1002", [length, wide] {
+            EchoServer s([](WebSocketServletFactory& f) { f.setMaxMessageSize(128 * 1024); });
+            auto c = s.open();
+            std::string frame("\x82", 1);
+            if (wide) {
+                frame.push_back(static_cast<char>(0x80 | 127));
+                for (int b = 7; b >= 0; --b) frame.push_back(static_cast<char>(length >> (8 * b)));
+            } else {
+                frame.push_back(static_cast<char>(0x80 | 126));
+                frame.push_back(static_cast<char>(length >> 8));
+                frame.push_back(static_cast<char>(length));
+            }
+            frame.append("\x00\x00\x00\x00", 4);  // zero mask
+            frame.append(std::string(length, 'n'));
+            c.sendRaw(frame);
+            expectClose(c, 1002);
+        });
+    }
     CONFORMANCE_ADD(S, "payload after a text frame in the same write as the close is not echoed", [] {
         EchoServer s;
         auto c = s.open();

@@ -137,6 +137,7 @@ TEST_SUITE("memory bounds")
         RawClient stalled(server.port());
         REQUIRE(stalled.handshake("/rec").status == 101);
         auto big = recorders.at(0);
+        REQUIRE(big->waitFor([](const auto& e) { return e.connected; }));
         RawClient reader(server.port());
         REQUIRE(reader.handshake("/rec").status == 101);
         auto small = recorders.at(1);
@@ -176,6 +177,8 @@ TEST_SUITE("memory bounds")
         RawClient hoarder(server.port());
         REQUIRE(hoarder.handshake("/rec").status == 101);
         auto hoarderRec = recorders.at(1);
+        REQUIRE(modestRec->waitFor([](const auto& e) { return e.connected; }));
+        REQUIRE(hoarderRec->waitFor([](const auto& e) { return e.connected; }));
 
         modest.sendFrame(0x2, std::string(16 * 1024, 'm'), false);
         // Unfinished fragments, each within the message limit, past the budget together.

@@ -48,7 +48,8 @@ struct WebSocketMemoryLimits {
     /// Bytes queued for sending by all sessions (a shared broadcast frame counts once per
     /// session that queued it). Over it: the largest queues are discarded and their
     /// sessions closed with 1008, or the TCP connection closed when even the close frame
-    /// cannot be written.
+    /// cannot be written. At twice this, every send is refused with SendQueueFull until
+    /// those closes have freed their queues.
     std::size_t maxQueuedBytes = defaults::maxQueuedBytes;
     /// Bytes of incoming messages not yet complete (inflated size). Over it: the sessions
     /// holding the most are closed with 1009.

@@ -128,7 +128,7 @@ private:
 
     // Sending.
     enum class Admit { Ok, Closed, Full };
-    Admit admit(std::size_t bytes, bool control);
+    Admit admit(std::size_t bytes);
     void queued(std::unique_lock<SmallMutex>& lock);
     bool refuse(Admit why, SendCallback& done);
     void queueClose(CloseStatus status, std::string_view reason);
@@ -151,9 +151,9 @@ private:
     /// Empties the send queue (not a batch being written) and closes it to new sends;
     /// returns the callbacks of the discarded sends. Takes outMutex_.
     std::vector<SendCallback> discardQueue();
-    /// Tells each callback its send did not happen (Errc::SessionClosed); a callback that
-    /// throws is logged, and the others still run.
-    void refuseAll(std::vector<SendCallback>& callbacks);
+    /// Calls each callback with `result`; a callback that throws (anything) is logged, and
+    /// the others still run: user code never unwinds through the I/O thread.
+    void completeSends(std::vector<SendCallback>& callbacks, std::error_code result);
     /// Frees the message being assembled (and the inflater) before a failure closes the
     /// session: the memory is released now, not after the close handshake.
     void dropMessage();

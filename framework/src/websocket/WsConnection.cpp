@@ -163,7 +163,7 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         }
     }
     finished_ = true;
-    refuseAll(unsent);
+    completeSends(unsent, make_error_code(Errc::SessionClosed));
     listener_.reset();
     inflater_.reset();
     {
@@ -317,7 +317,8 @@ void WsConnection::onReadError(const boost::system::error_code& ec)
         teardown(closeStatus_, closeReason_);
         return;
     }
-    if (!eof) reportError(std::error_code(ec.value(), std::system_category()), ec.message());
+    // (The conversion keeps the category: a TLS error stays an SSL error, not errno.)
+    if (!eof) reportError(static_cast<std::error_code>(ec), ec.message());
     teardown(CloseStatus::Abnormal, eof ? "connection closed without a close frame" : ec.message());
 }
 
@@ -425,6 +426,9 @@ bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::ui
     if (!(h[1] & 0x80)) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked"), false;
     if (length >> 63)  // RFC 6455 5.2: the most significant bit of a 64-bit length MUST be 0
         return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "64-bit payload length with the top bit set"), false;
+    // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
+    if (((h[1] & 0x7F) == 126 && length < 126) || ((h[1] & 0x7F) == 127 && length <= 0xFFFF))
+        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "payload length not in its minimal encoding"), false;
     if (h[0] & 0x30)
         return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV2/RSV3 set without a negotiated extension"), false;
     if (!isKnownOpcode(op))
@@ -642,14 +646,21 @@ bool WsConnection::handleControl(std::string_view payload)
 // ---------------------------------------------------------------------------------------
 // Sending
 
-WsConnection::Admit WsConnection::admit(std::size_t bytes, bool control)
+WsConnection::Admit WsConnection::admit(std::size_t bytes)
 {
     // outClosed_ (guarded by outMutex_) is set before teardown: no need to read the
-    // strand-only finished_ from a foreign thread.
-    if (outClosed_ && !control) return Admit::Closed;
+    // strand-only finished_ from a foreign thread. A session chosen to be shed for the
+    // server's budget takes nothing more while its close is on the way.
+    if (outClosed_ || shedding_.load(std::memory_order_relaxed)) return Admit::Closed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
-    if (!control && queued > 0 && queued + bytes > policy_->maxSendQueueSize) return Admit::Full;
+    if (queued > 0 && queued + bytes > policy_->maxSendQueueSize) return Admit::Full;
+    // The server's send budget is enforced by closing the largest queues, which takes a
+    // moment; meanwhile a fast producer could queue without bound. Twice the budget is a
+    // hard stop: sends are refused as if this session's queue were full.
+    const auto& budget = server_->sendBudget;
+    if (budget.limit <= SIZE_MAX / 2 && budget.used.load(std::memory_order_relaxed) + bytes > 2 * budget.limit)
+        return Admit::Full;
     return Admit::Ok;
 }
 
@@ -673,7 +684,7 @@ void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
 bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallback& done)
 {
     std::unique_lock lock(outMutex_);
-    if (const auto a = admit(payload.size() + 10, false); a != Admit::Ok) {
+    if (const auto a = admit(payload.size() + 10); a != Admit::Ok) {
         lock.unlock();
         return refuse(a, done);
     }
@@ -709,7 +720,7 @@ bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& fram
     if (deflate_ && frame->payload().size() >= deflate_->threshold)
         return sendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload(), done);
     std::unique_lock lock(outMutex_);
-    if (const auto a = admit(frame->bytes.size(), false); a != Admit::Ok) {
+    if (const auto a = admit(frame->bytes.size()); a != Admit::Ok) {
         lock.unlock();
         return refuse(a, done);
     }
@@ -733,7 +744,7 @@ bool WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCall
     }
     std::unique_lock lock(outMutex_);
     // The application's pings and pongs count against the send queue like any send.
-    if (const auto a = admit(payload.size() + 2, false); a != Admit::Ok) {
+    if (const auto a = admit(payload.size() + 2); a != Admit::Ok) {
         lock.unlock();
         return refuse(a, done);
     }
@@ -968,7 +979,7 @@ void WsConnection::shedForBudget(bool send)
     open_.store(false, std::memory_order_release);
     constexpr std::string_view reason = "server send budget exceeded";
     reportError(make_error_code(Errc::MemoryBudgetExceeded), std::string(reason));
-    refuseAll(dropped);
+    completeSends(dropped, make_error_code(Errc::SessionClosed));
     if (writing_ || closeSent_) {
         // A write is stuck behind the peer (or our close frame was among what was
         // discarded): no close frame can reach it in time, so the TCP connection closes.
@@ -998,12 +1009,12 @@ std::vector<SendCallback> WsConnection::discardQueue()
     return callbacks;
 }
 
-void WsConnection::refuseAll(std::vector<SendCallback>& callbacks)
+void WsConnection::completeSends(std::vector<SendCallback>& callbacks, std::error_code result)
 {
     for (auto& cb : callbacks) {
         if (!cb) continue;
         try {
-            cb(make_error_code(Errc::SessionClosed));
+            cb(result);
         } catch (const std::exception& e) {
             log::error("ws {}: send callback threw: {}", id_, e.what());
         } catch (...) {
@@ -1046,14 +1057,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     b.bytes = 0;
     lastActivity_ = Clock::now();
     const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
-    for (auto& cb : b.callbacks) {
-        if (!cb) continue;
-        try {
-            cb(result);
-        } catch (const std::exception& e) {
-            log::error("ws {}: send callback threw: {}", id_, e.what());
-        }
-    }
+    completeSends(b.callbacks, result);
     b.callbacks.clear();
     b.segments.clear();
     b.rest.clear();
@@ -1064,7 +1068,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     if (inflight_ && !writesAsynchronously()) inflight_.reset();  // (b is gone from here)
     if (ec) {
         if (!finished_ && ec != net::error::operation_aborted && !closeSent_)
-            reportError(std::error_code(ec.value(), std::system_category()), "write failed: " + ec.message());
+            reportError(static_cast<std::error_code>(ec), "write failed: " + ec.message());
         teardown(closeSent_ ? closeStatus_ : CloseStatus::Abnormal, closeSent_ ? closeReason_ : ec.message());
         return false;
     }
