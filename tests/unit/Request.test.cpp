@@ -2,9 +2,15 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using wharf::Headers;
 using wharf::Request;
@@ -177,7 +183,7 @@ TEST_CASE("version, remote address and security flags")
 TEST_CASE("sendError sets status and a text/plain body")
 {
     Response res;
-    res.setFile("/etc/hostname", 10);
+    res.setFile(::open("/dev/null", O_RDONLY | O_CLOEXEC), 10);
     res.sendError(404);
     CHECK(res.status() == 404);
     CHECK(res.body() == "Not Found");
@@ -196,13 +202,37 @@ TEST_CASE("setFile replaces the body and setBody replaces the file")
     res.write("hello ");
     res.write("world");
     CHECK(res.body() == "hello world");
-    res.setFile("/srv/a.txt", 1234);
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    res.setFile(fd, 1234);
     CHECK(res.body().empty());
     REQUIRE(res.file());
-    CHECK(*res.file() == "/srv/a.txt");
+    CHECK(*res.file() == fd);
     CHECK(res.fileSize() == 1234);
+    const auto held = res.file();  // a write in progress holds the descriptor the same way
     res.setBody("x");
     CHECK_FALSE(res.file());
+    CHECK(res.fileSize() == 0);
+    CHECK(::fcntl(fd, F_GETFD) != -1);  // still open while held
+    CHECK(*held == fd);
+}
+
+TEST_CASE("setFile(path) opens regular files only, and owns what it opened")
+{
+    Response res;
+    CHECK_FALSE(res.setFile(std::filesystem::path("/nonexistent/wharf-file")));
+    CHECK_FALSE(res.setFile(std::filesystem::path("/dev/null")));  // not a regular file
+    CHECK_FALSE(res.file());
+    const auto file = std::filesystem::temp_directory_path() / ("wharf-setfile-" + std::to_string(::getpid()));
+    std::ofstream(file, std::ios::binary) << "twelve bytes";
+    REQUIRE(res.setFile(file));
+    std::filesystem::remove(file);
+    REQUIRE(res.file());
+    CHECK(res.fileSize() == 12);
+    char text[12];
+    CHECK(::pread(*res.file(), text, sizeof text, 0) == 12);
+    CHECK(std::string_view(text, sizeof text) == "twelve bytes");
+    CHECK_THROWS_AS(res.setFile(-1, 1), std::invalid_argument);
 }
 
 TEST_CASE("reason phrases")

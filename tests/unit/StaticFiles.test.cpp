@@ -12,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 using namespace wharf;
 namespace fs = std::filesystem;
 using namespace std::chrono;
@@ -27,7 +31,8 @@ struct Tree {
     Tree()
     {
         std::random_device rd;
-        base = fs::temp_directory_path() / ("wharf-static-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+        // Canonical, so the absolute symlinks below spell the root as the servlet knows it.
+        base = fs::canonical(fs::temp_directory_path()) / ("wharf-static-" + std::to_string(rd()) + "-" + std::to_string(rd()));
         root = base / "root";
         fs::create_directories(root / "docs");
         fs::create_directories(root / "empty");
@@ -45,6 +50,20 @@ struct Tree {
         fs::create_symlink(base / "secret.txt", root / "trap" / "index.html");
         fs::create_symlink(base / "rootx" / "file.txt", root / "sib");  // "rootx" starts with "root"
         fs::create_symlink(root / "a.txt", root / "link-in");
+        // Symlinks that stay inside the root, by every route.
+        fs::create_directories(root / "evil.example");
+        fs::create_symlink("a.txt", root / "rel-in");
+        fs::create_symlink("../a.txt", root / "docs" / "up-in");
+        fs::create_symlink("link-in", root / "chain-in");
+        fs::create_directory_symlink("docs", root / "dir-in");
+        fs::create_directory_symlink(root / "docs", root / "abs-dir-in");
+        fs::create_symlink("docs/./../a.txt", root / "dir-in-dotdot");  // ".." after a real directory
+        // ... and that lead out, or nowhere.
+        fs::create_symlink("../../secret.txt", root / "docs" / "up-out");
+        fs::create_symlink(root.string() + "/../secret.txt", root / "abs-dotdot-out");
+        fs::create_symlink("loop-b", root / "loop-a");
+        fs::create_symlink("loop-a", root / "loop-b");
+        fs::create_symlink("a.txt/x", root / "through-file");
     }
     ~Tree()
     {
@@ -55,7 +74,6 @@ struct Tree {
     {
         std::ofstream(file, std::ios::binary) << text;
     }
-    fs::path file(const char* rel) const { return fs::canonical(root / rel); }
 };
 
 Response serve(Handler& handler, const std::string& target, const std::string& method = "GET",
@@ -68,6 +86,22 @@ Response serve(Handler& handler, const std::string& target, const std::string& m
     Response res;
     if (!handler.handle(req, res)) res.setStatus(404);  // what the server does
     return res;
+}
+
+/// Everything a descriptor would send: its first `size` bytes (as the server reads them).
+std::string contents(int fd, std::uint64_t size)
+{
+    std::string out(size, '\0');
+    const auto n = ::pread(fd, out.data(), out.size(), 0);
+    REQUIRE(n >= 0);
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+/// The bytes a file response sends ("" without one).
+std::string sent(const Response& res)
+{
+    return res.file() ? contents(*res.file(), res.fileSize()) : std::string();
 }
 
 /// The request must be refused with 404, serving nothing.
@@ -126,7 +160,7 @@ TEST_CASE("files are served with type, validators and no-cache")
     auto res = serve(context, "/a.txt");
     CHECK(res.status() == 200);
     REQUIRE(res.file());
-    CHECK(*res.file() == tree.file("a.txt"));
+    CHECK(sent(res) == "hello");
     CHECK(res.fileSize() == 5);
     CHECK(res.body().empty());
     CHECK(res.headers().get("Content-Type") == "text/plain; charset=utf-8");
@@ -143,7 +177,7 @@ TEST_CASE("files are served with type, validators and no-cache")
     auto inside = serve(context, "/link-in");  // a symlink that stays inside the root is fine
     CHECK(inside.status() == 200);
     REQUIRE(inside.file());
-    CHECK(*inside.file() == tree.file("a.txt"));
+    CHECK(sent(inside) == "hello");
 }
 
 TEST_CASE("directories serve index.html and redirect without a trailing slash")
@@ -155,13 +189,13 @@ TEST_CASE("directories serve index.html and redirect without a trailing slash")
     auto home = serve(context, "/");
     CHECK(home.status() == 200);
     REQUIRE(home.file());
-    CHECK(*home.file() == tree.file("index.html"));
+    CHECK(sent(home) == "<h1>home</h1>");
     CHECK(home.headers().get("Content-Type") == "text/html; charset=utf-8");
 
     auto docs = serve(context, "/docs/");
     CHECK(docs.status() == 200);
     REQUIRE(docs.file());
-    CHECK(*docs.file() == tree.file("docs/index.html"));
+    CHECK(sent(docs) == "docs index");
 
     auto redirect = serve(context, "/docs");
     CHECK(redirect.status() == 302);
@@ -169,6 +203,11 @@ TEST_CASE("directories serve index.html and redirect without a trailing slash")
     CHECK_FALSE(redirect.file());
     CHECK(serve(context, "/docs?lang=en").headers().get("Location") == "/docs/?lang=en");
     CHECK(serve(context, "/d%6fcs").headers().get("Location") == "/d%6fcs/");
+
+    // RFC 3986 4.2: "//evil.example/" would send a browser to the host evil.example.
+    CHECK(serve(context, "//evil.example").headers().get("Location") == "/evil.example/");
+    CHECK(serve(context, "///evil.example?x=1").headers().get("Location") == "/evil.example/?x=1");
+    CHECK(serve(context, "//docs").headers().get("Location") == "/docs/");
 
     checkRefused(serve(context, "/empty/"), "directory without index.html: no listing");
     checkRefused(serve(context, "/a.txt/"), "file with a trailing slash");
@@ -278,6 +317,97 @@ TEST_CASE("nothing outside the root is served")
     CHECK_FALSE(nul.setTarget("/secret.txt%00.html"));  // a decoded NUL never reaches a servlet
 }
 
+TEST_CASE("symlinks that stay inside the root are served, by openat2 and by the component walk")
+{
+    Tree tree;
+    const int rootFd = ::open(tree.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(rootFd >= 0);
+    const std::pair<const char*, const char*> inside[] = {
+        {"a.txt", "hello"},          {"link-in", "hello"},          {"rel-in", "hello"},
+        {"docs/up-in", "hello"},     {"chain-in", "hello"},         {"dir-in/index.html", "docs index"},
+        {"abs-dir-in/index.html", "docs index"}, {"dir-in-dotdot", "hello"}, {"dir-in/up-in", "hello"},
+    };
+    for (bool openat2 : {true, false}) {
+        CAPTURE(openat2);
+        for (const auto& [rel, text] : inside) {
+            CAPTURE(rel);
+            const int fd = detail::openBeneath(rootFd, tree.root.native(), rel, openat2);
+            REQUIRE(fd >= 0);
+            CHECK(contents(fd, 100) == text);
+            ::close(fd);
+        }
+        const int root = detail::openBeneath(rootFd, tree.root.native(), "", openat2);
+        REQUIRE(root >= 0);
+        struct stat st {};
+        CHECK((::fstat(root, &st) == 0 && S_ISDIR(st.st_mode)));
+        ::close(root);
+    }
+    ::close(rootFd);
+
+    ServletContextHandler context;
+    context.addStaticFiles("/", tree.root);
+    for (const auto& [rel, text] : inside) {
+        auto res = serve(context, std::string("/") + rel);
+        CHECK_MESSAGE(res.status() == 200, rel);
+        CHECK_MESSAGE(sent(res) == text, rel);
+    }
+    CHECK(sent(serve(context, "/dir-in/")) == "docs index");
+    CHECK(serve(context, "/dir-in").headers().get("Location") == "/dir-in/");
+}
+
+TEST_CASE("symlinks that lead out of the root, loop or pass through a file are refused, by both ways")
+{
+    Tree tree;
+    const int rootFd = ::open(tree.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(rootFd >= 0);
+    const std::pair<const char*, int> refused[] = {
+        {"link-out", EXDEV},       {"dir-out/secret.txt", EXDEV}, {"trap/index.html", EXDEV},
+        {"sib", EXDEV},            {"docs/up-out", EXDEV},        {"abs-dotdot-out", EXDEV},
+        {"loop-a", ELOOP},         {"through-file", ENOTDIR},     {"a.txt/x", ENOTDIR},
+        {"missing", ENOENT},
+    };
+    for (bool openat2 : {true, false}) {
+        CAPTURE(openat2);
+        for (const auto& [rel, error] : refused) {
+            CAPTURE(rel);
+            errno = 0;
+            const int fd = detail::openBeneath(rootFd, tree.root.native(), rel, openat2);
+            CHECK(fd == -1);
+            CHECK(errno == error);
+            if (fd >= 0) ::close(fd);
+        }
+    }
+    ::close(rootFd);
+
+    ServletContextHandler context;
+    context.addStaticFiles("/", tree.root);
+    for (const auto& [rel, error] : refused) checkRefused(serve(context, std::string("/") + rel), rel);
+}
+
+TEST_CASE("a FIFO in the root is refused without waiting for a writer")
+{
+    Tree tree;
+    REQUIRE(::mkfifo((tree.root / "fifo").c_str(), 0600) == 0);
+    ServletContextHandler context;
+    context.addStaticFiles("/", tree.root);
+    checkRefused(serve(context, "/fifo"), "fifo");  // would hang here if opened blocking
+}
+
+TEST_CASE("the response holds the file it checked: renaming or replacing the name later changes nothing")
+{
+    Tree tree;
+    ServletContextHandler context;
+    context.addStaticFiles("/", tree.root);
+    auto res = serve(context, "/a.txt");
+    REQUIRE(res.file());
+    fs::remove(tree.root / "a.txt");
+    fs::create_symlink(tree.base / "secret.txt", tree.root / "a.txt");
+    CHECK(sent(res) == "hello");
+    CHECK(res.fileSize() == 5);
+    Tree::write(tree.base / "secret.txt", "grown: more than five bytes");
+    CHECK(sent(res) == "hello");
+}
+
 TEST_CASE("the servlet itself refuses NUL, backslashes and relative paths")
 {
     Tree tree;
@@ -307,11 +437,11 @@ TEST_CASE("prefix mounts serve the path info below the root")
     auto file = serve(*context, "/app/static/a.txt");
     CHECK(file.status() == 200);
     REQUIRE(file.file());
-    CHECK(*file.file() == tree.file("a.txt"));
+    CHECK(sent(file) == "hello");
 
     auto index = serve(*context, "/app/static/");
     REQUIRE(index.file());
-    CHECK(*index.file() == tree.file("index.html"));
+    CHECK(sent(index) == "<h1>home</h1>");
 
     CHECK(serve(*context, "/app/static").headers().get("Location") == "/app/static/");
     CHECK(serve(*context, "/app/static/docs").headers().get("Location") == "/app/static/docs/");

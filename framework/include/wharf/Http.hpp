@@ -120,16 +120,30 @@ public:
     void addHeader(std::string name, std::string value) { headers_.add(std::move(name), std::move(value)); }
     void setContentType(std::string type) { setHeader("Content-Type", std::move(type)); }
 
-    /// Replaces the body.
-    void setBody(std::string body) { body_ = std::move(body); file_.reset(); }
+    /// Replaces the body (and drops a file body).
+    void setBody(std::string body)
+    {
+        body_ = std::move(body);
+        file_.reset();
+        fileSize_ = 0;
+    }
     /// Appends to the body.
     void write(std::string_view text) { body_.append(text); }
     const std::string& body() const noexcept { return body_; }
 
-    /// Sends the file's bytes as the body (streamed from disk; HEAD sends headers only).
-    /// The caller sets Content-Type and validators.
-    void setFile(std::filesystem::path file, std::uint64_t size);
-    const std::optional<std::filesystem::path>& file() const noexcept { return file_; }
+    /// Sends the first `size` bytes of the open file `fd` as the body, read from offset 0
+    /// (HEAD sends headers only); the caller sets Content-Type and validators. The response
+    /// owns `fd` from this call on: it is closed once the last copy of file() is gone (the
+    /// response and the write of it). Exactly `size` bytes are sent, as Content-Length says:
+    /// a file that grows later is cut at `size`; one that shrinks below it ends the
+    /// connection after what is there. Throws std::invalid_argument when `fd` is negative.
+    void setFile(int fd, std::uint64_t size);
+    /// Opens `file` (following symlinks) and sends it at its current size, as above.
+    /// Returns false, leaving the response unchanged, when it cannot be opened or is not a
+    /// regular file.
+    bool setFile(const std::filesystem::path& file);
+    /// The descriptor of the file body, shared (null when there is none).
+    const std::shared_ptr<const int>& file() const noexcept { return file_; }
     std::uint64_t fileSize() const noexcept { return fileSize_; }
 
     /// Sets status and a text/plain body with `message` (or the reason phrase); drops a file body.
@@ -146,7 +160,7 @@ private:
     int status_ = 200;
     Headers headers_;
     std::string body_;
-    std::optional<std::filesystem::path> file_;
+    std::shared_ptr<const int> file_;  // closes the descriptor with its last copy
     std::uint64_t fileSize_ = 0;
     bool close_ = false;
 };

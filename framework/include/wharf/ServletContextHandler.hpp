@@ -84,9 +84,10 @@ public:
         servlet->setImplementedMethods(HttpServlet::overriddenMethods<S>());
         addServletImpl(pathSpec, std::move(servlet));
     }
-    /// Serves files below `directory` (resolved at call time) at `pathSpec` (usually "/"
-    /// or "/static/*"): content types by extension, index.html for directories, HEAD,
-    /// ETag / Last-Modified with 304, 404 for missing files; nothing outside `directory`.
+    /// Serves files below `directory` (opened at call time: a directory put in its place
+    /// later is not seen) at `pathSpec` (usually "/" or "/static/*"): content types by
+    /// extension, index.html for directories, HEAD, ETag / Last-Modified with 304, 404 for
+    /// missing files; nothing outside `directory` (docs/security.md, "Static files").
     void addStaticFiles(std::string_view pathSpec, const std::filesystem::path& directory);
     /// Mounts a WebSocket endpoint at `pathSpec`; `configure` sets up its factory
     /// (idle timeout, limits, mappings) once, right here.

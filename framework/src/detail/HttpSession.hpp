@@ -33,8 +33,36 @@ void fillHeader(const Response& response, http::response_header<>& out, bool kee
 int statusForReadError(const boost::system::error_code& ec);
 /// Runs the handler tree (500 when it throws, 404 when nobody answers).
 void route(ServerState& server, Request& request, Response& response);
-/// Opens the file of a file response; false (response turned into 404) when it vanished.
-bool openFileBody(const Response& response, http::file_body::value_type& body);
+
+/// The body of a file response (Response::setFile): exactly `size` bytes of an open file,
+/// read with pread from offset 0, so the descriptor's own offset is never used. The size
+/// is the one Content-Length announced: bytes the file gains later are not sent (they
+/// would read as the next response on a kept-alive connection); a file that shrank ends
+/// the write with http::error::short_read, and the connection closes.
+struct FileBody {
+    struct value_type {
+        std::shared_ptr<const int> fd;
+        std::uint64_t size = 0;
+    };
+    static std::uint64_t size(const value_type& body) noexcept { return body.size; }
+
+    class writer {
+    public:
+        using const_buffers_type = boost::asio::const_buffer;
+        template <bool isRequest, class Fields>
+        writer(const http::header<isRequest, Fields>&, const value_type& body) : body_(body)
+        {
+        }
+        void init(boost::system::error_code& ec) { ec = {}; }
+        /// The next piece of the file; none when all `size` bytes went out or on error.
+        boost::optional<std::pair<const_buffers_type, bool>> get(boost::system::error_code& ec);
+
+    private:
+        const value_type& body_;
+        std::uint64_t sent_ = 0;
+        char buffer_[16 * 1024];  // one TLS record's worth per read
+    };
+};
 
 /// Derived (CRTP) provides: stream() -> the beast stream; secure(); shutdown();
 /// startWebSocket(action, early) after the 101 is written.
@@ -158,14 +186,11 @@ protected:
         // A peer that does not read its response is dropped after the request timeout.
         beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
         if (response.file() && !head_) {
-            auto res = std::make_shared<http::response<http::file_body>>();
-            if (openFileBody(response, res->body())) {
-                fillHeader(response, res->base(), keepAlive);
-                res->content_length(response.fileSize());
-                return write(std::move(res));
-            }
-            response = Response();  // the file vanished: none of its headers apply
-            response.sendError(404);
+            auto res = std::make_shared<http::response<FileBody>>();
+            fillHeader(response, res->base(), keepAlive);
+            res->body() = {response.file(), response.fileSize()};
+            res->content_length(response.fileSize());
+            return write(std::move(res));
         }
         auto res = std::make_shared<http::response<http::string_body>>();
         fillHeader(response, res->base(), keepAlive);

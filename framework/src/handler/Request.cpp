@@ -4,6 +4,11 @@
 #include "detail/HttpText.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace wharf {
 
@@ -211,11 +216,37 @@ void Request::setServletMatch(std::string servletPath, std::string pathInfo,
 
 // ---- Response ------------------------------------------------------------------------
 
-void Response::setFile(std::filesystem::path file, std::uint64_t size)
+void Response::setFile(int fd, std::uint64_t size)
 {
+    if (fd < 0) throw std::invalid_argument("Response::setFile: negative file descriptor");
+    struct Owner {
+        int fd;
+        ~Owner() { ::close(fd); }
+    };
+    std::shared_ptr<Owner> owner;
+    try {
+        owner = std::make_shared<Owner>(fd);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
     body_.clear();
-    file_ = std::move(file);
+    file_ = std::shared_ptr<const int>(owner, &owner->fd);
     fileSize_ = size;
+}
+
+bool Response::setFile(const std::filesystem::path& file)
+{
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return false;
+    }
+    setFile(fd, static_cast<std::uint64_t>(st.st_size));
+    return true;
 }
 
 void Response::sendError(int status, std::string_view message)

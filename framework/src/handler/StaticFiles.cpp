@@ -5,9 +5,19 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace wharf::detail {
 
@@ -20,10 +30,120 @@ constexpr std::array<std::string_view, 7> dayNames{"Sun", "Mon", "Tue", "Wed", "
 constexpr std::array<std::string_view, 12> monthNames{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/// True when `file` (canonical) is `root` (canonical) or below it, compared by components.
-bool isInside(const fs::path& file, const fs::path& root)
+// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (it is refused
+// after fstat anyway); reads of a regular file ignore it. O_NOCTTY: a terminal in the root
+// never becomes the process's controlling terminal.
+constexpr int fileFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+constexpr int maxSymlinks = 40;  // Linux's MAXSYMLINKS: more links than this is a loop
+
+std::atomic<bool> openat2Missing{false};
+
+/// A file descriptor, closed when it goes out of scope.
+class UniqueFd {
+public:
+    explicit UniqueFd(int fd = -1) noexcept : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept
+    {
+        reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    ~UniqueFd() { reset(); }
+    int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
+    void reset(int fd = -1) noexcept
+    {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
+/// openat2(2) (Linux 5.6; glibc 2.36 has no wrapper): the kernel resolves `rel` and fails
+/// with EXDEV instead of leaving `rootFd` through ".." or an absolute symlink.
+int openat2Beneath(int rootFd, const std::string& rel)
 {
-    return std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first == root.end();
+    open_how how{};
+    how.flags = fileFlags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do {
+        fd = ::syscall(SYS_openat2, rootFd, rel.c_str(), &how, sizeof how);
+    } while (fd < 0 && errno == EINTR);
+    return static_cast<int>(fd);
+}
+
+/// Pushes the components of `path` onto `pending` so that the first one is walked first.
+void pushComponents(std::vector<std::string>& pending, std::string_view path)
+{
+    while (!path.empty()) {
+        const auto slash = path.rfind('/');
+        const auto name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+        if (!name.empty() && name != ".") pending.emplace_back(name);
+        path = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+    }
+}
+
+/// The walk openBeneath falls back to: one component at a time, relative to a directory
+/// already open, with O_NOFOLLOW so the kernel never follows a symlink itself. A symlink's
+/// target is read (readlinkat) and walked the same way in its place: ".." against the
+/// directories walked so far (never above the root), an absolute target only when it
+/// spells the canonical root or a path below it.
+int walkBeneath(int rootFd, std::string_view rootPath, std::string_view rel)
+{
+    std::vector<std::string> pending;  // components still to walk, the next one last
+    pushComponents(pending, rel);
+    std::vector<UniqueFd> dirs;  // directories walked below the root, the current one last
+    int links = 0;
+    while (!pending.empty()) {
+        const std::string name = std::move(pending.back());
+        pending.pop_back();
+        if (name == "..") {
+            if (dirs.empty()) {
+                errno = EXDEV;
+                return -1;
+            }
+            dirs.pop_back();
+            continue;
+        }
+        const int at = dirs.empty() ? rootFd : dirs.back().get();
+        const bool last = pending.empty();
+        const int fd = ::openat(at, name.c_str(), (last ? fileFlags : O_PATH | O_DIRECTORY | O_CLOEXEC) | O_NOFOLLOW);
+        if (fd >= 0) {
+            if (last) return fd;
+            dirs.emplace_back(fd);
+            continue;
+        }
+        // O_NOFOLLOW fails with ELOOP on a symlink, O_DIRECTORY with ENOTDIR: maybe a symlink.
+        const int openError = errno;
+        if (openError != ELOOP && openError != ENOTDIR) return -1;
+        std::string target(PATH_MAX, '\0');
+        const auto n = ::readlinkat(at, name.c_str(), target.data(), target.size());
+        if (n <= 0) {
+            errno = openError;  // not a symlink after all (a file where a directory was needed)
+            return -1;
+        }
+        if (++links > maxSymlinks || static_cast<std::size_t>(n) == target.size()) {
+            errno = links > maxSymlinks ? ELOOP : ENAMETOOLONG;
+            return -1;
+        }
+        target.resize(static_cast<std::size_t>(n));
+        if (target.front() == '/') {
+            const std::string_view root = rootPath == "/" ? std::string_view() : rootPath;
+            if (!target.starts_with(root) || (target.size() > root.size() && target[root.size()] != '/')) {
+                errno = EXDEV;
+                return -1;
+            }
+            target.erase(0, root.size());
+            dirs.clear();  // walked from the root again
+        }
+        pushComponents(pending, target);
+    }
+    // The path ended at a directory already walked (the root, or after "..").
+    return ::openat(dirs.empty() ? rootFd : dirs.back().get(), ".", fileFlags);
 }
 
 /// RFC 9110 13.1.2: If-None-Match uses the weak comparison ("*" matches any current file).
@@ -48,48 +168,61 @@ bool noneMatchHits(std::string_view header, std::string_view etag)
     return false;
 }
 
+/// The request path ("/docs/a.txt") as a path below the root ("docs/a.txt", "" for the
+/// root itself), or nullopt when it cannot name something below it: relative, with "..",
+/// a backslash or a NUL.
+std::optional<std::string> relativeToRoot(std::string_view path)
+{
+    if (!path.empty() && path.front() != '/') return std::nullopt;
+    if (path.find_first_of(std::string_view("\\\0", 2)) != std::string_view::npos) return std::nullopt;
+    std::string rel;
+    while (!path.empty()) {
+        path.remove_prefix(1);  // the '/'
+        const auto segment = path.substr(0, path.find('/'));
+        path.remove_prefix(segment.size());
+        if (segment == "..") return std::nullopt;
+        if (segment.empty() || segment == ".") continue;
+        if (!rel.empty()) rel += '/';
+        rel += segment;
+    }
+    return rel;
+}
+
 class StaticFileServlet final : public HttpServlet {
 public:
-    StaticFileServlet(fs::path root, bool pathInfoOnly) : root_(std::move(root)), pathInfoOnly_(pathInfoOnly)
+    StaticFileServlet(fs::path root, UniqueFd rootFd, bool pathInfoOnly)
+        : root_(std::move(root)), rootFd_(std::move(rootFd)), pathInfoOnly_(pathInfoOnly)
     {
         setImplementedMethods(Get | Head);
     }
 
+    // The file is opened once, below the root's descriptor, and everything after that
+    // (type, size, dates, the bytes sent) comes from that descriptor: a name swapped for
+    // a symlink between a check and a later open can no longer lead out of the root.
     void doGet(Request& request, Response& response) override
     {
-        const std::string rel = pathInfoOnly_ ? request.pathInfo() : request.servletPath() + request.pathInfo();
-        auto file = resolve(rel);
-        if (!file) return response.sendError(404);
+        auto rel = relativeToRoot(pathInfoOnly_ ? request.pathInfo() : request.servletPath() + request.pathInfo());
+        if (!rel) return response.sendError(404);
+        UniqueFd file(openBeneath(rootFd_.get(), root_.native(), *rel));
+        struct stat st {};
+        if (!file || ::fstat(file.get(), &st) != 0) return response.sendError(404);
 
-        std::error_code ec;
-        auto status = fs::status(*file, ec);
         const bool trailingSlash = request.path().ends_with('/');  // "/static" under "/static/*" has none
-        if (fs::is_directory(status)) {
-            if (!trailingSlash) {
-                // "/docs" -> "/docs/" so relative links resolve; the raw target path is already encoded.
-                std::string location = request.target().substr(0, request.target().find('?')) + '/';
-                if (!request.queryString().empty()) location += '?' + request.queryString();
-                response.setStatus(302);
-                response.setHeader("Location", std::move(location));
-                return;
-            }
-            file = fs::canonical(*file / "index.html", ec);  // index.html may be a symlink too
-            if (ec || !isInside(*file, root_)) return response.sendError(404);
-            status = fs::status(*file, ec);
+        if (S_ISDIR(st.st_mode)) {
+            if (!trailingSlash) return redirectToDirectory(request, response);
+            *rel += rel->empty() ? "index.html" : "/index.html";
+            file.reset(openBeneath(rootFd_.get(), root_.native(), *rel));  // index.html may be a symlink too
+            if (!file || ::fstat(file.get(), &st) != 0) return response.sendError(404);
         } else if (trailingSlash) {
             return response.sendError(404);  // "/a.txt/" names a directory that is not there
         }
-        if (!fs::is_regular_file(status)) return response.sendError(404);  // no listings, devices, fifos
-        auto size = fs::file_size(*file, ec);
-        if (ec) return response.sendError(404);
-        auto modified = fs::last_write_time(*file, ec);
-        if (ec) return response.sendError(404);
+        if (!S_ISREG(st.st_mode)) return response.sendError(404);  // no listings, devices, fifos
 
-        auto modifiedSys = file_clock::to_sys(modified);
-        auto etag = fmt::format("\"{:x}-{:x}\"", size,
-                                duration_cast<nanoseconds>(modifiedSys.time_since_epoch()).count());
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        const sys_time<nanoseconds> modified{seconds(st.st_mtim.tv_sec) + nanoseconds(st.st_mtim.tv_nsec)};
+        auto etag = fmt::format("\"{:x}-{:x}\"", size, modified.time_since_epoch().count());
         response.setHeader("ETag", etag);
-        response.setHeader("Last-Modified", httpDate(time_point_cast<system_clock::duration>(modifiedSys)));
+        response.setHeader("Last-Modified", httpDate(time_point_cast<system_clock::duration>(modified)));
         response.setHeader("Cache-Control", "no-cache");
 
         // RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it.
@@ -98,7 +231,7 @@ public:
             notModified = noneMatchHits(*inm, etag);
         } else if (auto ims = request.header("If-Modified-Since")) {
             auto since = parseHttpDate(*ims);
-            notModified = since && floor<seconds>(modifiedSys) <= *since;
+            notModified = since && floor<seconds>(modified) <= *since;
         }
         if (notModified) {
             response.setStatus(304);
@@ -106,44 +239,61 @@ public:
             return;
         }
         response.setStatus(200);
-        response.setContentType(std::string(contentTypeFor(*file)));
-        response.setFile(*file, size);
+        response.setContentType(std::string(contentTypeFor(fs::path(*rel))));
+        response.setFile(file.release(), size);
     }
 
 private:
-    /// The canonical file for `rel`, or nullopt when it is missing or would leave the root.
-    std::optional<fs::path> resolve(std::string_view rel) const
+    /// "/docs" -> 302 "/docs/" so relative links resolve; the raw target path is already encoded.
+    static void redirectToDirectory(const Request& request, Response& response)
     {
-        if (!rel.empty() && rel.front() != '/') return std::nullopt;
-        if (rel.find_first_of(std::string_view("\\\0", 2)) != std::string_view::npos) return std::nullopt;
-        fs::path file = root_;
-        while (!rel.empty()) {
-            rel.remove_prefix(1);  // the '/'
-            auto segment = rel.substr(0, rel.find('/'));
-            rel.remove_prefix(segment.size());
-            if (segment == "..") return std::nullopt;
-            if (!segment.empty() && segment != ".") file /= segment;
-        }
-        std::error_code ec;
-        auto canonical = fs::canonical(file, ec);  // resolves symlinks: one pointing out is caught below
-        if (ec || !isInside(canonical, root_)) return std::nullopt;
-        return canonical;
+        std::string_view path = request.target();
+        path = path.substr(0, path.find('?'));
+        // RFC 3986 4.2: "//evil.example/" is a network-path reference, which a browser
+        // follows to that host. One leading slash keeps the redirect on this server.
+        while (path.starts_with("//")) path.remove_prefix(1);
+        std::string location = std::string(path) + '/';
+        if (!request.queryString().empty()) location += '?' + request.queryString();
+        response.setStatus(302);
+        response.setHeader("Location", std::move(location));
     }
 
-    fs::path root_;  // canonical
+    fs::path root_;   // canonical: absolute symlinks must spell it to stay inside
+    UniqueFd rootFd_;  // the root directory as it was at setup (O_PATH)
     bool pathInfoOnly_;
 };
 
 }  // namespace
 
+int openBeneath(int rootFd, std::string_view rootPath, std::string_view rel, bool useOpenat2)
+{
+    if (useOpenat2 && !openat2Missing.load(std::memory_order_relaxed)) {
+        const int fd = openat2Beneath(rootFd, rel.empty() ? std::string(".") : std::string(rel));
+        if (fd >= 0) return fd;
+        switch (errno) {
+        case ENOSYS:  // a kernel before 5.6
+        case EPERM:   // a seccomp filter that does not know the call (older container runtimes)
+            openat2Missing.store(true, std::memory_order_relaxed);
+            break;
+        case EXDEV:   // an absolute symlink, or one leading out: the walk decides which
+        case EAGAIN:  // a rename or mount raced the lookup, which RESOLVE_BENEATH refuses
+            break;
+        default:
+            return -1;
+        }
+    }
+    return walkBeneath(rootFd, rootPath, rel);
+}
+
 std::shared_ptr<HttpServlet> makeStaticFileServlet(const fs::path& root, bool pathInfoOnly)
 {
     std::error_code ec;
     auto canonical = fs::canonical(root, ec);
-    if (ec || !fs::is_directory(canonical, ec))
+    UniqueFd rootFd(ec ? -1 : ::open(canonical.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!rootFd)
         throw std::invalid_argument(
             fmt::format("static files directory '{}' does not exist or is not a directory", root.string()));
-    return std::make_shared<StaticFileServlet>(std::move(canonical), pathInfoOnly);
+    return std::make_shared<StaticFileServlet>(std::move(canonical), std::move(rootFd), pathInfoOnly);
 }
 
 std::string_view contentTypeFor(const fs::path& file) noexcept

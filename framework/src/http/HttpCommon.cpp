@@ -2,6 +2,11 @@
 
 #include "detail/HttpSession.hpp"
 
+#include <algorithm>
+#include <cerrno>
+
+#include <unistd.h>
+
 namespace wharf::detail {
 
 std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
@@ -59,12 +64,30 @@ void route(ServerState& server, Request& request, Response& response)
     }
 }
 
-bool openFileBody(const Response& response, http::file_body::value_type& body)
+boost::optional<std::pair<FileBody::writer::const_buffers_type, bool>> FileBody::writer::get(
+    boost::system::error_code& ec)
 {
-    boost::system::error_code ec;
-    body.open(response.file()->c_str(), beast::file_mode::scan, ec);
-    if (ec) log::warn("http: cannot open {}: {}", response.file()->string(), ec);
-    return !ec;
+    ec = {};
+    const std::uint64_t left = body_.size - sent_;
+    if (left == 0) return boost::none;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, sizeof buffer_));
+    ssize_t n;
+    do {
+        n = ::pread(*body_.fd, buffer_, want, static_cast<off_t>(sent_));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        ec.assign(errno, boost::system::system_category());
+        log::warn("http: cannot read a file body: {}", ec);
+        return boost::none;
+    }
+    if (n == 0) {
+        // Shorter than announced: the peer waits for bytes that will not come.
+        ec = http::error::short_read;
+        log::warn("http: a file body ended after {} of {} bytes (the file shrank)", sent_, body_.size);
+        return boost::none;
+    }
+    sent_ += static_cast<std::uint64_t>(n);
+    return std::make_pair(const_buffers_type(buffer_, static_cast<std::size_t>(n)), sent_ < body_.size);
 }
 
 }  // namespace wharf::detail
