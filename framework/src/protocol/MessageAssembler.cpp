@@ -153,7 +153,12 @@ MessageAssembler::Event MessageAssembler::onPayload()
     if (compressed_) {
         if (!inflater_) inflater_ = std::make_unique<Inflater>(inflateReset_);
         const std::size_t before = message_.size();
-        switch (inflater_->inflate(chunk, message_, messageLimit(), messageEnd)) {
+        const auto result = inflater_->inflate(chunk, message_, messageLimit(), messageEnd);
+        // What was inflated before a failure is checked first, so the first fault in the
+        // message decides the close code however the input was split into reads.
+        if (text_ && !utf8_.feed(std::string_view(message_).substr(before)))
+            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8");
+        switch (result) {
         case Inflater::Result::Ok: break;
         case Inflater::Result::TooBig:
             return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
@@ -161,8 +166,6 @@ MessageAssembler::Event MessageAssembler::onPayload()
         case Inflater::Result::Error:
             return fail(CloseStatus::InvalidPayload, Errc::CompressionError, "invalid permessage-deflate data");
         }
-        if (text_ && !utf8_.feed(std::string_view(message_).substr(before)))
-            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8");
     } else {
         if (text_ && !utf8_.feed(chunk))
             return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8");
