@@ -1,9 +1,10 @@
 // wharf-bench: a WebSocket load generator for loopback servers (issue 5).
 //
-// One thread, one io_context, hand-written client framing (no Beast stream on the hot
-// path): frames are built straight into a per-connection write buffer and masked with a
-// fresh key per frame (RFC 6455 5.3); everything produced while handling one read goes
-// out in one write. Echoes are checked byte for byte against what was sent.
+// One thread, one io_context, no Beast stream on the hot path: frames are built straight
+// into a per-connection write buffer by the client role of wharf's protocol core
+// (FrameWriter: a fresh unpredictable mask key per frame, RFC 6455 5.3, and the payload
+// masked while it is copied); everything produced while handling one read goes out in one
+// write. Echoes are checked byte for byte against what was sent.
 //
 //   wharf-bench --mode echo|latency|handshake|idle|fanout [--host 127.0.0.1] [--port 9001]
 //               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
@@ -38,6 +39,8 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
+
+#include "protocol/FrameWriter.hpp"  // wharf's private header (bench/CMakeLists.txt)
 
 #include <algorithm>
 #include <atomic>
@@ -214,55 +217,13 @@ double selfCpuSeconds()
 // ---------------------------------------------------------------------------------------
 // Framing helpers
 
-struct Rng {
-    std::uint64_t s;
-    std::uint64_t next()
-    {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return s;
-    }
-};
-
-/// Appends one masked FIN frame. The payload is copied and masked in one pass.
-void appendMaskedFrame(std::vector<char>& out, std::uint8_t opcode, const char* payload, std::size_t n,
-                       std::uint32_t key)
+/// Appends one masked FIN frame.
+void appendMaskedFrame(std::vector<char>& out, std::uint8_t opcode, const char* payload, std::size_t n)
 {
+    static const wharf::detail::FrameWriter writer(wharf::detail::Role::Client);
     const std::size_t at = out.size();
-    std::size_t header = 2 + 4 + (n < 126 ? 0 : n < 65536 ? 2 : 8);
-    out.resize(at + header + n);
-    auto* h = reinterpret_cast<unsigned char*>(out.data() + at);
-    h[0] = 0x80 | opcode;
-    std::size_t p = 2;
-    if (n < 126) {
-        h[1] = 0x80 | static_cast<unsigned char>(n);
-    } else if (n < 65536) {
-        h[1] = 0x80 | 126;
-        h[2] = static_cast<unsigned char>(n >> 8);
-        h[3] = static_cast<unsigned char>(n);
-        p = 4;
-    } else {
-        h[1] = 0x80 | 127;
-        for (int i = 0; i < 8; ++i) h[2 + i] = static_cast<unsigned char>(std::uint64_t(n) >> (56 - 8 * i));
-        p = 10;
-    }
-    unsigned char k[4];
-    std::memcpy(k, &key, 4);
-    std::memcpy(h + p, k, 4);
-    unsigned char* dst = h + p + 4;
-    const auto* src = reinterpret_cast<const unsigned char*>(payload);
-    std::uint64_t k64;
-    std::memcpy(&k64, k, 4);
-    std::memcpy(reinterpret_cast<char*>(&k64) + 4, k, 4);
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, src + i, 8);
-        w ^= k64;
-        std::memcpy(dst + i, &w, 8);
-    }
-    for (; i < n; ++i) dst[i] = src[i] ^ k[i & 3];
+    out.resize(at + writer.headerSize(n) + n);
+    writer.writeFrame(out.data() + at, static_cast<wharf::detail::Opcode>(opcode), std::string_view(payload, n));
 }
 
 bool isLoopback(const std::string& host, net::io_context& ioc, tcp::endpoint& out)
@@ -377,7 +338,7 @@ private:
 
 class Bench {
 public:
-    explicit Bench(Options o) : o_(std::move(o)), ioc_(1), timer_(ioc_), rng_{0x9E3779B97F4A7C15ULL ^ std::uint64_t(getpid())}
+    explicit Bench(Options o) : o_(std::move(o)), ioc_(1), timer_(ioc_)
     {
         // The payload pattern: message seq uses pattern_[seq % 251 ...]. ASCII letters are
         // valid UTF-8, so the same pattern serves text and binary.
@@ -396,7 +357,6 @@ public:
     const tcp::endpoint& endpoint() const { return endpoint_; }
     const std::string& hostHeader() const { return hostHeader_; }
     const char* payloadFor(std::uint64_t seq) const { return pattern_.data() + seq % 251; }
-    std::uint32_t maskKey() { return static_cast<std::uint32_t>(rng_.next() >> 16); }
     bool sending() const { return phase_ == Phase::Warmup || phase_ == Phase::Measure; }
     bool stopped() const { return phase_ == Phase::Done; }
     void countMessage(std::size_t bytes, Clock::time_point sentAt)
@@ -466,7 +426,6 @@ private:
     Options o_;
     net::io_context ioc_;
     net::steady_timer timer_;
-    Rng rng_;
     tcp::endpoint endpoint_;
     std::string hostHeader_;
     std::string pattern_;
@@ -631,7 +590,7 @@ void Conn<Stream>::onUpgraded()
     } else {
         if (fanout_) {
             // The name first; ready once the chat announces it ("* name joined").
-            appendMaskedFrame(pending_, 0x1, fanoutName_.data(), fanoutName_.size(), b_.maskKey());
+            appendMaskedFrame(pending_, 0x1, fanoutName_.data(), fanoutName_.size());
             flush();
         }
         b_.connUpgraded();
@@ -755,7 +714,7 @@ void Conn<Stream>::sendMessage()
     const auto& o = b_.opt();
     const std::uint64_t seq = sendSeq_++;
     if (o.mode == "latency") sentAt_.push_back(Clock::now());
-    appendMaskedFrame(pending_, o.binary ? 0x2 : 0x1, b_.payloadFor(seq), o.size, b_.maskKey());
+    appendMaskedFrame(pending_, o.binary ? 0x2 : 0x1, b_.payloadFor(seq), o.size);
 }
 
 template <class Stream>
@@ -795,13 +754,13 @@ template <class Stream>
 void Conn<Stream>::sendFanout()
 {
     const std::string& payload = b_.fanoutPayload(sendSeq_++);
-    appendMaskedFrame(pending_, 0x1, payload.data(), payload.size(), b_.maskKey());
+    appendMaskedFrame(pending_, 0x1, payload.data(), payload.size());
 }
 
 template <class Stream>
 void Conn<Stream>::sendControl(std::uint8_t opcode, const char* data, std::size_t n)
 {
-    appendMaskedFrame(pending_, opcode, data, n, b_.maskKey());
+    appendMaskedFrame(pending_, opcode, data, n);
     flush();
 }
 

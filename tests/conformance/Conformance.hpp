@@ -212,24 +212,8 @@ inline std::string letters(std::size_t n)
     return s;
 }
 
-/// A frame with an arbitrary (possibly huge, never sent) announced length and a 4-byte mask.
-inline std::string frameHeader(std::uint8_t b0, std::uint64_t length, bool sevenBitForm = false)
-{
-    std::string h;
-    h.push_back(static_cast<char>(b0));
-    if (length < 126 && sevenBitForm) {
-        h.push_back(static_cast<char>(0x80 | length));
-    } else if (length <= 0xFFFF) {
-        h.push_back(static_cast<char>(0x80 | 126));
-        h.push_back(static_cast<char>(length >> 8));
-        h.push_back(static_cast<char>(length));
-    } else {
-        h.push_back(static_cast<char>(0x80 | 127));
-        for (int i = 7; i >= 0; --i) h.push_back(static_cast<char>(length >> (8 * i)));
-    }
-    h.append("\x00\x00\x00\x00", 4);  // zero mask: payload bytes go as they are
-    return h;
-}
+/// A masked frame header announcing an arbitrary (possibly huge, never sent) length.
+inline std::string frameHeader(std::uint8_t b0, std::uint64_t length) { return RawClient::buildHeader(b0, length); }
 
 // ---------------------------------------------------------------------------------------
 // Client side of permessage-deflate (RFC 7692 7.2)

@@ -1,16 +1,19 @@
 // Targets: detail::PathSpec construction and matching, Request::setTarget with
-// queryParameters/cookies, detail::negotiateDeflate, and Utf8Validator fed in pieces
-// against a straightforward reference decoder.
+// queryParameters/cookies, detail::negotiateDeflate, Utf8Validator fed in pieces
+// against a straightforward reference decoder, and the protocol core's frame parser and
+// message assembler in the server role (4) and the client role (5).
 //
-// Not covered: the WebSocket frame parser. It lives in WsConnection, which needs a
-// strand, a ServerState and an UpgradeAction; it could be driven through a subclass with
-// an in-memory stream, but that harness is not written yet (see docs/conformance.md).
+// Not covered: WsConnection's own parser (the server's engine until it moves onto the
+// protocol core); it needs a strand, a ServerState and an UpgradeAction.
 
 #include "FuzzTargets.hpp"
 
 #include "detail/Deflate.hpp"
 #include "detail/PathSpec.hpp"
 #include "detail/Utf8.hpp"
+#include "protocol/CloseState.hpp"
+#include "protocol/FrameParser.hpp"
+#include "protocol/MessageAssembler.hpp"
 
 #include <wharf/Http.hpp>
 
@@ -177,17 +180,127 @@ void fuzzDeflateOffer(std::string_view in)
     }
 }
 
+/// What an assembler made of an input: events and the failure, as text.
+std::string assembleAll(detail::MessageAssembler& in, std::string bytes, std::size_t piece,
+                        const detail::MessageLimits& limits, bool fragments)
+{
+    using Event = detail::MessageAssembler::Event;
+    std::string log;
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+        std::string buf = bytes.substr(at, piece);  // a read of its own
+        char* p = buf.data();
+        char* const end = p + buf.size();
+        for (;;) {
+            const auto e = in.next(p, end);
+            if (e == Event::NeedMore) break;
+            check(p >= buf.data() && p <= end, "next() moved the input pointer out of the buffer");
+            if (e == Event::Failed) {
+                const auto& f = in.failure();
+                const auto code = static_cast<int>(f.status);
+                check(code == 1002 || code == 1007 || code == 1009, "failure with an unexpected close code");
+                check(!f.reason.empty(), "failure without a reason");
+                char* q = p;
+                check(in.next(q, end) == Event::Failed && q == p, "a failed assembler consumed more input");
+                return log + "failed " + std::to_string(code) + " " + f.reason;
+            }
+            const auto d = in.data();
+            switch (e) {
+            case Event::Text:
+                check(detail::isValidUtf8(d), "a text message or fragment is not valid UTF-8");
+                [[fallthrough]];
+            case Event::Binary:
+                check(d.size() <= (e == Event::Text ? limits.maxTextMessageSize : limits.maxBinaryMessageSize),
+                      "a message over its limit was delivered");
+                check(fragments || in.last(), "a partial message without deliverFragments");
+                break;
+            default: {
+                check(d.size() <= detail::maxControlPayload, "control payload over 125 bytes");
+                if (e != Event::Close) break;
+                // The close handshake: what we answer must pass the peer's own check.
+                detail::CloseState close(in.parser().role());
+                const auto actions = close.receivedClose(d);
+                check(actions.sendClose, "a close frame was not answered");
+                const auto answer = close.closePayload();
+                detail::ReceivedClose decoded;
+                check(answer.size() <= detail::maxControlPayload, "our close payload is over 125 bytes");
+                check(!detail::parseClosePayload(answer, decoded), "our close payload is invalid");
+            }
+            }
+            const bool data = e == Event::Text || e == Event::Binary;
+            log += std::to_string(static_cast<int>(e)) + (data && in.last() ? "L" : "") + ":" + std::string(d) + "\n";
+        }
+    }
+    return log;
+}
+
+/// The frame parser and message assembler of one role: the same input must give the same
+/// events whether it arrives whole or in pieces, and nothing delivered may break a limit.
+/// Input: [flags][piece][frames...]; flags bit 0: permessage-deflate, bit 1: fragments,
+/// bit 2: small limits, bits 3/4: client/server_no_context_takeover.
+void fuzzProtocol(std::string_view in, detail::Role role)
+{
+    if (in.size() < 2) return;
+    const auto flags = static_cast<unsigned char>(in[0]);
+    const std::size_t piece = 1 + static_cast<unsigned char>(in[1]) % 64;
+    in.remove_prefix(2);
+    const bool fragments = flags & 2;
+    const detail::MessageLimits limits = (flags & 4) ? detail::MessageLimits{64, 96, 80}
+                                                     : detail::MessageLimits{1 << 16, 1 << 16, 1 << 16};
+    detail::DeflateParams params;
+    params.clientNoContextTakeover = flags & 8;
+    params.serverNoContextTakeover = flags & 16;
+    const detail::DeflateParams* deflate = (flags & 1) ? &params : nullptr;
+
+    detail::MessageAssembler whole(role, limits, deflate, fragments);
+    detail::MessageAssembler split(role, limits, deflate, fragments);
+    const std::string bytes(in);
+    const auto a = assembleAll(whole, bytes, bytes.size() ? bytes.size() : 1, limits, fragments);
+    const auto b = assembleAll(split, bytes, piece, limits, fragments);
+    // With deliverFragments, a frame that arrives in pieces is still delivered per frame:
+    // the logs match in every mode.
+    check(a == b, "events differ between whole and split input");
+
+    // The bare parser: payload adds up to each header's length.
+    detail::FrameParser parser(role, limits.maxFrameSize, deflate != nullptr);
+    std::string buf = bytes;
+    char* p = buf.data();
+    char* const end = p + buf.size();
+    std::uint64_t payload = 0;
+    bool inFrame = false;
+    for (bool more = true; more;) {
+        switch (parser.next(p, end)) {
+        case detail::FrameParser::Event::Header:
+            check(!inFrame, "a header before the previous frame ended");
+            inFrame = true;
+            payload = 0;
+            break;
+        case detail::FrameParser::Event::Payload:
+            check(inFrame, "payload without a header");
+            payload += parser.chunk().size();
+            check(payload <= parser.header().length, "more payload than the header announced");
+            if (parser.frameEnd()) {
+                check(payload == parser.header().length, "a frame ended short of its length");
+                inFrame = false;
+            }
+            break;
+        default: more = false; break;
+        }
+    }
+}
+
 }  // namespace
 
 void runOne(const std::uint8_t* data, std::size_t size)
 {
     if (size == 0) return;
     const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-    switch (data[0] % 4) {
+    switch (data[0] % 6) {
     case 0: fuzzUtf8(in); break;
     case 1: fuzzPathSpec(in); break;
     case 2: fuzzRequest(in); break;
     case 3: fuzzDeflateOffer(in); break;
+    case 4: fuzzProtocol(in, detail::Role::Server); break;
+    case 5: fuzzProtocol(in, detail::Role::Client); break;
     }
 }
 

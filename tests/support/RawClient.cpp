@@ -1,5 +1,9 @@
 #include "support/RawClient.hpp"
 
+// The client role of the protocol core's frame writer (a private header: this file is on
+// the test-only include path, see tests/CMakeLists.txt).
+#include "protocol/FrameWriter.hpp"
+
 #include <wharf/Http.hpp>
 
 #include <arpa/inet.h>
@@ -11,7 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 #include <utility>
 
@@ -184,28 +187,23 @@ HttpResponse RawClient::handshake(std::string_view target, std::string_view extr
 
 std::string RawClient::buildFrame(std::uint8_t opcode, std::string_view payload, bool fin, bool masked, std::uint8_t rsv)
 {
+    // A client's frame (masked with a fresh key), or for negative tests an unmasked one as
+    // a server would write it; reserved opcodes and RSV bits go in as given.
     std::string f;
-    f.push_back(static_cast<char>((fin ? 0x80 : 0) | (rsv & 0x70) | (opcode & 0x0F)));
-    const std::uint8_t m = masked ? 0x80 : 0;
-    if (payload.size() < 126) {
-        f.push_back(static_cast<char>(m | payload.size()));
-    } else if (payload.size() <= 0xFFFF) {
-        f.push_back(static_cast<char>(m | 126));
-        f.push_back(static_cast<char>(payload.size() >> 8));
-        f.push_back(static_cast<char>(payload.size()));
-    } else {
-        f.push_back(static_cast<char>(m | 127));
-        for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>(std::uint64_t(payload.size()) >> (8 * i)));
-    }
-    if (!masked) return f.append(payload);
-    static thread_local std::mt19937 rng{12345};
-    char key[4];
-    for (auto& k : key) k = static_cast<char>(rng());
-    f.append(key, 4);
-    const auto at = f.size();
-    f.append(payload);
-    for (std::size_t i = 0; i < payload.size(); ++i) f[at + i] = static_cast<char>(f[at + i] ^ key[i & 3]);
+    detail::FrameWriter(masked ? detail::Role::Client : detail::Role::Server)
+        .appendFrame(f, static_cast<detail::Opcode>(opcode & 0x0F), payload, fin);
+    f[0] = static_cast<char>(f[0] | (rsv & 0x70));
     return f;
+}
+
+std::string RawClient::buildHeader(std::uint8_t b0, std::uint64_t length)
+{
+    char h[detail::maxFrameHeader];
+    detail::MaskKey key;
+    const auto n = detail::FrameWriter(detail::Role::Client).writeHeader(h, detail::Opcode::Continuation, length, false,
+                                                                         false, key);
+    h[0] = static_cast<char>(b0);
+    return std::string(h, n);
 }
 
 void RawClient::sendFrame(std::uint8_t opcode, std::string_view payload, bool fin, bool masked, std::uint8_t rsv)

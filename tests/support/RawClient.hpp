@@ -65,6 +65,9 @@ public:
     /// Builds the frame bytes without sending (for byte-by-byte or batched writes).
     static std::string buildFrame(std::uint8_t opcode, std::string_view payload, bool fin = true, bool masked = true,
                                   std::uint8_t rsv = 0);
+    /// A masked frame header whose first byte is `b0` and which announces `length` payload
+    /// bytes (in the minimal length form; any length, even one with the top bit set).
+    static std::string buildHeader(std::uint8_t b0, std::uint64_t length);
 
     /// Reads one frame; nullopt on timeout or when the connection closed.
     std::optional<Frame> readFrame(std::chrono::milliseconds timeout = 5s);

@@ -33,10 +33,22 @@ struct DeflateNegotiation {
 std::optional<DeflateNegotiation> negotiateDeflate(const std::vector<std::string_view>& headerValues,
                                                    const DeflateOptions& options);
 
+/// Splits an extension header value on `sep` (',' between extensions, ';' between
+/// parameters, '=' inside one) outside double quotes; each part is trimmed of spaces/tabs.
+std::vector<std::string_view> splitOutsideQuotes(std::string_view s, char sep);
+
+/// A window-bits parameter value (RFC 7692 7.1.2): 8..15, digits only, no leading zero;
+/// the quoted form is accepted. nullopt when invalid.
+std::optional<int> parseWindowBits(std::string_view v);
+
 /// One direction's zlib state, created on first use.
 class Deflater {
 public:
+    /// The server's compressor (server_max_window_bits, server_no_context_takeover).
     explicit Deflater(const DeflateParams& params);
+    /// Any role's: an LZ77 window of 2^windowBits (9..15), zlib's memLevel, and a reset
+    /// after every message (our side's no_context_takeover).
+    Deflater(int windowBits, int memLevel, bool resetAfterMessage);
     ~Deflater();
     Deflater(const Deflater&) = delete;
     Deflater& operator=(const Deflater&) = delete;

@@ -17,7 +17,8 @@ std::string_view trim(std::string_view s) noexcept
     return s;
 }
 
-/// Splits on `sep` outside double quotes.
+}  // namespace
+
 std::vector<std::string_view> splitOutsideQuotes(std::string_view s, char sep)
 {
     std::vector<std::string_view> parts;
@@ -35,7 +36,6 @@ std::vector<std::string_view> splitOutsideQuotes(std::string_view s, char sep)
     return parts;
 }
 
-/// RFC 7692 7.1.2: 8..15, digits only, no leading zero; quoted form allowed.
 std::optional<int> parseWindowBits(std::string_view v)
 {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
@@ -48,6 +48,8 @@ std::optional<int> parseWindowBits(std::string_view v)
     if (bits < 8 || bits > 15) return std::nullopt;
     return bits;
 }
+
+namespace {
 
 /// One permessage-deflate offer's parameters; nullopt when the offer must be declined.
 std::optional<DeflateNegotiation> tryOffer(const std::vector<std::string_view>& params, const DeflateOptions& options)
@@ -119,10 +121,14 @@ struct Deflater::Stream {
 };
 
 Deflater::Deflater(const DeflateParams& params)
-    : z_(std::make_unique<Stream>()), resetAfterMessage_(params.serverNoContextTakeover)
+    : Deflater(params.serverMaxWindowBits, params.memLevel, params.serverNoContextTakeover)
 {
-    if (deflateInit2(&z_->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -params.serverMaxWindowBits, params.memLevel,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
+}
+
+Deflater::Deflater(int windowBits, int memLevel, bool resetAfterMessage)
+    : z_(std::make_unique<Stream>()), resetAfterMessage_(resetAfterMessage)
+{
+    if (deflateInit2(&z_->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, memLevel, Z_DEFAULT_STRATEGY) != Z_OK)
         throw std::bad_alloc();
 }
 
