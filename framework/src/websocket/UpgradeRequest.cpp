@@ -150,8 +150,10 @@ UpgradeRequest::UpgradeRequest(const Request& request) : block_(nullptr)
                 const auto valueAt = at + name.size();
                 at = valueAt + value.size();
                 if (!iequals(name, header)) continue;
+                // (A copy: clang 14 does not let a lambda capture a structured binding.)
+                const char* const valueData = value.data();
                 detail::forEachListElement(value, [&](std::string_view element) {
-                    f(element, valueAt + (element.data() - value.data()));
+                    f(element, valueAt + (element.data() - valueData));
                 });
             }
         };
