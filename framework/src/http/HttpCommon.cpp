@@ -2,6 +2,10 @@
 
 #include "detail/HttpSession.hpp"
 
+#include "detail/HttpText.hpp"
+
+#include <vector>
+
 namespace wharf::detail {
 
 std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
@@ -32,6 +36,29 @@ void fillHeader(const Response& response, http::response_header<>& out, bool kee
     out.set(http::field::server, "wharf");
     for (const auto& [name, value] : response.headers()) out.insert(name, value);
     if (response.status() != 101 && !keepAlive) out.set(http::field::connection, "close");
+}
+
+FramingError checkFraming(const http::request_header<>& header, bool chunked)
+{
+    std::vector<std::string_view> codings;
+    bool present = false;
+    for (const auto& field : header) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        present = true;
+        forEachListElement(field.value(), [&](std::string_view coding) { codings.push_back(coding); });
+    }
+    if (!present) return {};
+    // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    if (header.version() < 11) return {400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
+    // RFC 9112 6.3 item 4: the final coding of a request must be chunked.
+    if (codings.empty() || !iequals(codings.back(), "chunked") || !chunked)
+        return {400, "the last Transfer-Encoding of a request must be chunked"};
+    // RFC 9112 7: chunked is applied once.
+    for (std::size_t i = 0; i + 1 < codings.size(); ++i)
+        if (iequals(codings[i], "chunked")) return {400, "chunked is applied more than once"};
+    // RFC 9112 6.1: a coding the server does not understand gets 501; wharf decodes chunked only.
+    if (codings.size() > 1) return {501, "transfer codings other than chunked are not implemented"};
+    return {};
 }
 
 int statusForReadError(const boost::system::error_code& ec)
