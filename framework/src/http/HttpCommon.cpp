@@ -13,7 +13,11 @@ std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
     out.setMethod(std::string(in.method_string()));
     out.setVersion(static_cast<int>(in.version()));
     auto& headers = out.mutableHeaders();
-    for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
+    try {
+        for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
+    } catch (const std::invalid_argument&) {
+        return "malformed header field";  // Beast's parser lets none through today; Headers would not keep it
+    }
     // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header gets 400.
     if (in.version() >= 11 && headers.getAll("Host").size() != 1) return "HTTP/1.1 requests need exactly one Host header";
     out.setBody(std::move(in.body()));
@@ -72,7 +76,18 @@ int statusForReadError(const boost::system::error_code& ec)
 void route(ServerState& server, Request& request, Response& response)
 {
     try {
-        if (server.handler && server.handler->handle(request, response)) return;
+        if (server.handler && server.handler->handle(request, response)) {
+            // The status line is written as three digits; a 1xx is interim, so the client
+            // would read the body as the final response (101 only with the WebSocket hand-over).
+            const int status = response.status();
+            if (status >= 200 && status <= 999) return;
+            if (status == 101 && response.upgrade) return;
+            log::error("http {} {}: the handler answered with status {}, which is not a final status; sent 500",
+                       request.method(), request.path(), status);
+            response = Response();
+            response.sendError(500);
+            return;
+        }
         response = Response();
         response.sendError(404);
     } catch (const std::exception& e) {
