@@ -1,13 +1,72 @@
 #include <wharf/Log.hpp>
 
+#include "detail/Escape.hpp"
+#include "detail/Utf8.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
 
-namespace wharf::log {
+namespace wharf {
+
+namespace detail {
+
+bool isPlainText(std::string_view text) noexcept
+{
+    for (const unsigned char c : text)
+        if (c < 0x20 || c >= 0x7f) return false;
+    return true;
+}
+
+void appendEscaped(std::string& out, std::string_view text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    auto escapeByte = [&](unsigned char c, std::string_view prefix) {
+        out += prefix;
+        out += hex[c >> 4];
+        out += hex[c & 0xf];
+    };
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+            ++i;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out += '\\';
+            out += c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            ++i;
+        } else if (c < 0x80) {
+            escapeByte(c, "\\x");  // the other C0 controls (ESC, NUL, ...) and DEL
+            ++i;
+        } else {
+            // n: the length of the UTF-8 sequence that starts here, when it is valid.
+            Utf8Validator utf8;
+            std::size_t n = 0;
+            while (i + n < text.size() && utf8.feed(text.substr(i + n, 1))) {
+                ++n;
+                if (utf8.complete()) break;
+            }
+            if (n == 0 || !utf8.complete()) {
+                escapeByte(c, "\\x");  // not UTF-8: escaped a byte at a time
+                ++i;
+            } else if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+                escapeByte(static_cast<unsigned char>(text[i + 1]), "\\u00");  // C1: U+0080-U+009F
+                i += 2;
+            } else {
+                out.append(text.substr(i, n));
+                i += n;
+            }
+        }
+    }
+}
+
+}  // namespace detail
+
+namespace log {
 namespace {
 
 Level levelFromEnvironment() noexcept
@@ -55,7 +114,14 @@ void vlog(Level l, fmt::string_view format, fmt::format_args args)
 {
     fmt::memory_buffer line;
     fmt::vformat_to(std::back_inserter(line), format, args);
-    const std::string_view text(line.data(), line.size());
+    std::string_view text(line.data(), line.size());
+    // Log lines carry peer text (paths, close reasons, names): escaped here, once for every
+    // sink, so no peer can start a line of its own or send a terminal escape sequence.
+    std::string escaped;
+    if (!detail::isPlainText(text)) {
+        detail::appendEscaped(escaped, text);
+        text = escaped;
+    }
     std::lock_guard lock(sinkMutex);
     if (currentSink) {
         currentSink(l, text);
@@ -66,4 +132,5 @@ void vlog(Level l, fmt::string_view format, fmt::format_args args)
     fmt::print(stderr, "{}.{:03} wharf {:5} {}\n", now / 1000, now % 1000, levelName(l), text);
 }
 
-}  // namespace wharf::log
+}  // namespace log
+}  // namespace wharf

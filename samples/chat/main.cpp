@@ -2,12 +2,16 @@
 //
 //   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
+//              [--allow-origin https://chat.example.com ...]
 //
 // Serves the chat page at "/" and the chat's WebSocket at "/chat". The first text a
 // client sends is its name; every later one goes to everybody as "name: text".
+// Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
+// [::1] and --host at the configured ports, plus every --allow-origin.
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
 
 #include "ChatRoom.hpp"
+#include "Origins.hpp"
 
 #include <wharf/wharf.hpp>
 
@@ -21,7 +25,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
-
+#include <vector>
 
 #ifndef WHARF_CHAT_PUBLIC_DIR
 #define WHARF_CHAT_PUBLIC_DIR ""
@@ -63,7 +67,9 @@ int main(int argc, char** argv)
     unsigned threads = 0;
     long idleTimeoutSeconds = 1800;
     fs::path publicDir;
-    app.add_option("--port", port, "TCP port to listen on (0 picks a free one)")
+    app.add_option("--port", port,
+                   "TCP port to listen on (0 picks a free one; its pages' origin is then not known "
+                   "in advance, so browsers need --allow-origin)")
         ->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_option("--host", host, "address to bind (0.0.0.0: all IPv4, ::: all IPv6)")->capture_default_str();
     app.add_option("--threads", threads, "server threads (0: one per hardware thread)")->capture_default_str();
@@ -83,7 +89,21 @@ int main(int argc, char** argv)
     app.add_option("--tls-port", tlsPort, "TCP port of the TLS connector")
         ->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
+    std::vector<std::string> extraOrigins;
+    app.add_option("--allow-origin", extraOrigins,
+                   "a web page origin (scheme://host[:port]) that may open the chat besides the chat's own "
+                   "pages on localhost, 127.0.0.1, [::1] and --host; repeat for more")
+        ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     CLI11_PARSE(app, argc, argv);
+    for (auto& origin : extraOrigins) {
+        const auto normalized = chat::normalizeOrigin(origin);
+        if (!normalized) {
+            fmt::print(stderr, "wharf-chat: --allow-origin {}: expected scheme://host[:port], as "
+                       "https://chat.example.com\n", origin);
+            return 1;
+        }
+        origin = *normalized;
+    }
 
     if (publicDir.empty()) publicDir = defaultPublicDir();
     std::error_code ec;
@@ -92,6 +112,13 @@ int main(int argc, char** argv)
                    publicDir.string());
         return 1;
     }
+
+    // The WebSocket's policy is fixed when its mapping is added, before start(): a port of
+    // 0 adds no origins (see --port).
+    chat::Listen listen{host, std::nullopt, std::nullopt};
+    if (!noPlain) listen.httpPort = static_cast<std::uint16_t>(port);
+    if (!tlsCert.empty()) listen.httpsPort = static_cast<std::uint16_t>(tlsPort);
+    const auto origins = chat::allowedOrigins(listen, extraOrigins);
 
     chat::ChatRoom room;
     wharf::Server server;
@@ -112,8 +139,9 @@ int main(int argc, char** argv)
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);
-        context->addWebSocket("/chat", [&room, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
+        context->addWebSocket("/chat", [&room, &origins, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
             factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
+            factory.setAllowedOrigins(origins);  // any other Origin gets 403
             factory.addMapping("/", [&room](const wharf::UpgradeRequest&, wharf::UpgradeResponse&) {
                 return std::make_shared<chat::ChatEndPoint>(room);
             });
@@ -128,6 +156,13 @@ int main(int argc, char** argv)
     if (!noPlain) fmt::print("wharf-chat: open http://{}:{}/ in your browser\n", browserHost(host), server.port());
     if (!tlsCert.empty())
         fmt::print("wharf-chat: open https://{}:{}/ in your browser\n", browserHost(host), server.port(noPlain ? 0 : 1));
+    std::string pages;
+    for (const auto& origin : origins)
+        if (!origin.empty()) pages += (pages.empty() ? "" : ", ") + origin;
+    fmt::print("wharf-chat: the chat's WebSocket takes pages from {}\n", pages.empty() ? "nowhere" : pages);
+    if ((!noPlain && port == 0) || (!tlsCert.empty() && tlsPort == 0))
+        fmt::print("wharf-chat: note: the port was picked at start, so browsers are refused unless their "
+                   "page's origin was given with --allow-origin\n");
     fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
     std::fflush(stdout);
 

@@ -2,7 +2,8 @@
 //
 //   node chat.e2e.mjs /path/to/wharf-chat
 //
-// Starts wharf-chat on a free port (--port 0, port read from its "open http://..." line),
+// Starts wharf-chat on a free port (chosen here: the chat lets pages open its WebSocket
+// only from the origins of its configured port, so --port 0 would refuse the page),
 // opens the page twice (alice and bob), chats, checks that messages arrive as text (not
 // markup), that leaving is announced, and that SIGTERM stops the server gracefully
 // (clients see 1001, the process exits 0).
@@ -10,6 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 const overallTimeoutMs = 60_000;
@@ -63,9 +65,31 @@ const watchdog = setTimeout(async () => {
     process.exit(1);
 }, overallTimeoutMs);
 
-// Starts wharf-chat on a free port; resolves to the URL it prints.
+// A loopback port nobody listens on right now.
+async function freePort() {
+    const probe = createServer();
+    await new Promise((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address();
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+}
+
+// Starts wharf-chat on a free port; resolves to the URL it prints. A start that lost the
+// port to another process in the meantime is retried.
 async function startServer() {
-    server = spawn(serverPath, ['--port', '0', '--host', '127.0.0.1', '--threads', '2'],
+    for (let attempt = 1; ; ++attempt) {
+        try {
+            return await startServerOn(await freePort());
+        } catch (error) {
+            if (attempt === 3 || !serverStderr.includes('already in use')) throw error;
+            log(`the port was taken before wharf-chat bound it; trying another`);
+            serverStderr = '';
+        }
+    }
+}
+
+async function startServerOn(port) {
+    server = spawn(serverPath, ['--port', String(port), '--host', '127.0.0.1', '--threads', '2'],
                    { stdio: ['ignore', 'pipe', 'pipe'] });
     serverExit = new Promise((resolve) => {
         server.once('exit', (code, signal) => resolve({ code, signal }));

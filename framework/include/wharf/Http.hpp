@@ -16,6 +16,10 @@ namespace wharf {
 namespace detail { struct UpgradeAction; }
 
 /// HTTP header fields in arrival order; names compare case-insensitively (RFC 9110 5.1).
+/// Every field can be written as one field line: add() and set() throw
+/// std::invalid_argument, naming the header, for a name that is not an RFC 9110 token or
+/// a value with a control character other than tab (CR, LF, NUL, ...), which would split
+/// a response (RFC 9110 5.5). Nothing is stored then.
 class Headers {
 public:
     using Field = std::pair<std::string, std::string>;
@@ -25,9 +29,9 @@ public:
     /// Every value of `name`, in order.
     std::vector<std::string_view> getAll(std::string_view name) const;
     bool contains(std::string_view name) const { return get(name).has_value(); }
-    /// Appends a field (repeated names are kept).
+    /// Appends a field (repeated names are kept). Throws std::invalid_argument (see above).
     void add(std::string name, std::string value);
-    /// Replaces all fields named `name` with one.
+    /// Replaces all fields named `name` with one. Throws std::invalid_argument (see above).
     void set(std::string name, std::string value);
     void erase(std::string_view name);
 
@@ -109,6 +113,9 @@ private:
 };
 
 /// The response a handler fills. Status defaults to 200 with an empty body.
+/// The header setters throw std::invalid_argument for a field that would split the
+/// response (see Headers); a handler that lets it escape gets 500, as for any exception.
+/// A status outside 200-999 (1xx ones are interim) is answered with 500 instead.
 /// Thread-safety: as Request.
 class Response {
 public:

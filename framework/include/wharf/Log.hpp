@@ -10,7 +10,14 @@ namespace wharf::log {
 
 enum class Level { Trace = 0, Debug, Info, Warn, Error, Off };
 
-/// The sink receives each formatted line without a trailing newline.
+/// The sink receives each formatted line without a trailing newline, always one line of
+/// valid UTF-8 without control characters: log lines carry text a peer chose (request
+/// paths, close reasons, names), so before any sink sees a line, the default stderr one
+/// included, every C0 control character and DEL in it is escaped (`\n`, `\r`, `\t`, else
+/// `\x1b` style), every C1 control (U+0080-U+009F, which some terminals obey) becomes
+/// `\u009b` style, and every byte that is not part of valid UTF-8 becomes `\x9b` style.
+/// Valid UTF-8 text and backslashes pass unchanged (so a literal "\n" typed by a peer
+/// reads the same as an escaped newline, but can never end the line).
 /// Thread-safety: the sink may be called from any server thread at once.
 using Sink = std::function<void(Level, std::string_view)>;
 

@@ -104,7 +104,9 @@ public:
     /// upgrade fail with 500 (RFC 6455 4.2.2 forbids answering with an unoffered one).
     void setAcceptedSubprotocol(std::string protocol) { subprotocol_ = std::move(protocol); }
     const std::string& acceptedSubprotocol() const noexcept { return subprotocol_; }
-    /// Adds a header to the 101 response (or to the rejection).
+    /// Adds a header to the 101 response (or to the rejection). Throws std::invalid_argument,
+    /// naming the header, for a field that would split the response (see Headers); thrown
+    /// out of the creator, the upgrade is answered with 500.
     void addHeader(std::string name, std::string value) { headers_.add(std::move(name), std::move(value)); }
     const Headers& headers() const noexcept { return headers_; }
     /// Refuses the upgrade with `status` (403, 401, ...) and an optional text body.

@@ -29,6 +29,14 @@ namespace http = boost::beast::http;
 std::string_view toRequest(http::request<http::string_body>&& in, Request& out);
 /// Builds the Beast response header for `response` (status, fields, keep-alive).
 void fillHeader(const Response& response, http::response_header<>& out, bool keepAlive);
+/// What is wrong with how a request header frames its body: a status (400 or 501) and
+/// why, or status 0 when the framing is sound. `chunked`: Beast's parser took the body as
+/// chunked.
+struct FramingError {
+    int status = 0;
+    std::string_view reason;
+};
+FramingError checkFraming(const http::request_header<>& header, bool chunked);
 /// The status for a failed request read: 400, 408, 413 or 431.
 int statusForReadError(const boost::system::error_code& ec);
 /// Runs the handler tree (500 when it throws, 404 when nobody answers).
@@ -140,6 +148,35 @@ protected:
             boost::system::error_code ignored;
             beast::get_lowest_layer(self->derived().stream()).socket().cancel(ignored);
         });
+        // The header first: its framing is checked before any byte of the body is read.
+        http::async_read_header(derived().stream(), buffer_, *parser_,
+                                [self = derived().shared_from_this()](const boost::system::error_code& ec,
+                                                                      std::size_t) { self->onHeader(ec); });
+    }
+
+    // RFC 9112 6.1 / 6.3 (request smuggling): Beast 1.81 frames a body by Content-Length,
+    // or as empty, when the last transfer coding is not chunked, and keeps the connection;
+    // the rest of the body would then be read as the next request. Such a request gets
+    // 400 (501 for a coding wharf does not decode) and the connection is closed.
+    void onHeader(const boost::system::error_code& ec)
+    {
+        if (ec || timedOut_) {
+            requestTimer_.cancel();
+            return onRead(timedOut_ ? beast::error::timeout : ec);
+        }
+        if (const auto bad = checkFraming(parser_->get(), parser_->chunked()); bad.status != 0) {
+            requestTimer_.cancel();
+            log::debug("http {}: bad request framing ({}): {}", remote_, bad.status, bad.reason);
+            head_ = parser_->get().method() == http::verb::head;
+            parser_.reset();
+            Response response;
+            response.sendError(bad.status, bad.reason);
+            return writeResponse(std::move(response), false);
+        }
+        if (parser_->is_done()) {  // no body (most GETs): nothing more to read
+            requestTimer_.cancel();
+            return onRead({});
+        }
         http::async_read(derived().stream(), buffer_, *parser_,
                          [self = derived().shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                              self->requestTimer_.cancel();

@@ -1,6 +1,7 @@
 // Headers, Request and Response (see wharf/Http.hpp).
 #include <wharf/Http.hpp>
 
+#include "detail/Escape.hpp"
 #include "detail/HttpText.hpp"
 
 #include <algorithm>
@@ -127,10 +128,48 @@ std::vector<std::string_view> Headers::getAll(std::string_view name) const
     return out;
 }
 
-void Headers::add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+namespace {
+
+/// RFC 9110 5.6.2: tchar.
+bool isTokenChar(unsigned char c) noexcept
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// Response splitting: a field that is not one field line on the wire is refused here, for
+// every way a field gets in (Response and UpgradeResponse setters, headers().add/set).
+// RFC 9110 5.1: a name is a token. 5.5: CR, LF and NUL in a value are invalid and
+// dangerous; the other controls (but HTAB) are not field-vchar either (Go and Node refuse
+// them too).
+void checkField(std::string_view name, std::string_view value)
+{
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return isTokenChar(c); })) {
+        std::string shown;
+        detail::appendEscaped(shown, name);
+        throw std::invalid_argument("header name \"" + shown + "\" is not a token (RFC 9110 5.6.2)");
+    }
+    const auto bad = std::find_if(value.begin(), value.end(),
+                                  [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
+    if (bad != value.end()) {
+        std::string shown;
+        detail::appendEscaped(shown, std::string_view(&*bad, 1));
+        throw std::invalid_argument("header \"" + std::string(name) + "\": the value contains the control character " +
+                                    shown + " (CR, LF, NUL and other controls would split the field; RFC 9110 5.5)");
+    }
+}
+
+}  // namespace
+
+void Headers::add(std::string name, std::string value)
+{
+    checkField(name, value);
+    fields_.emplace_back(std::move(name), std::move(value));
+}
 
 void Headers::set(std::string name, std::string value)
 {
+    checkField(name, value);
     auto first = std::find_if(fields_.begin(), fields_.end(), [&](const Field& f) { return iequals(f.first, name); });
     if (first == fields_.end()) {
         fields_.emplace_back(std::move(name), std::move(value));

@@ -2,8 +2,11 @@
 
 #include "detail/HttpSession.hpp"
 
+#include "detail/HttpText.hpp"
+
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include <unistd.h>
 
@@ -14,7 +17,11 @@ std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
     out.setMethod(std::string(in.method_string()));
     out.setVersion(static_cast<int>(in.version()));
     auto& headers = out.mutableHeaders();
-    for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
+    try {
+        for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
+    } catch (const std::invalid_argument&) {
+        return "malformed header field";  // Beast's parser lets none through today; Headers would not keep it
+    }
     // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header gets 400.
     if (in.version() >= 11 && headers.getAll("Host").size() != 1) return "HTTP/1.1 requests need exactly one Host header";
     out.setBody(std::move(in.body()));
@@ -39,6 +46,29 @@ void fillHeader(const Response& response, http::response_header<>& out, bool kee
     if (response.status() != 101 && !keepAlive) out.set(http::field::connection, "close");
 }
 
+FramingError checkFraming(const http::request_header<>& header, bool chunked)
+{
+    std::vector<std::string_view> codings;
+    bool present = false;
+    for (const auto& field : header) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        present = true;
+        forEachListElement(field.value(), [&](std::string_view coding) { codings.push_back(coding); });
+    }
+    if (!present) return {};
+    // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    if (header.version() < 11) return {400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
+    // RFC 9112 6.3 item 4: the final coding of a request must be chunked.
+    if (codings.empty() || !iequals(codings.back(), "chunked") || !chunked)
+        return {400, "the last Transfer-Encoding of a request must be chunked"};
+    // RFC 9112 7: chunked is applied once.
+    for (std::size_t i = 0; i + 1 < codings.size(); ++i)
+        if (iequals(codings[i], "chunked")) return {400, "chunked is applied more than once"};
+    // RFC 9112 6.1: a coding the server does not understand gets 501; wharf decodes chunked only.
+    if (codings.size() > 1) return {501, "transfer codings other than chunked are not implemented"};
+    return {};
+}
+
 int statusForReadError(const boost::system::error_code& ec)
 {
     if (ec == http::error::header_limit) return 431;
@@ -50,7 +80,18 @@ int statusForReadError(const boost::system::error_code& ec)
 void route(ServerState& server, Request& request, Response& response)
 {
     try {
-        if (server.handler && server.handler->handle(request, response)) return;
+        if (server.handler && server.handler->handle(request, response)) {
+            // The status line is written as three digits; a 1xx is interim, so the client
+            // would read the body as the final response (101 only with the WebSocket hand-over).
+            const int status = response.status();
+            if (status >= 200 && status <= 999) return;
+            if (status == 101 && response.upgrade) return;
+            log::error("http {} {}: the handler answered with status {}, which is not a final status; sent 500",
+                       request.method(), request.path(), status);
+            response = Response();
+            response.sendError(500);
+            return;
+        }
         response = Response();
         response.sendError(404);
     } catch (const std::exception& e) {
