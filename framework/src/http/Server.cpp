@@ -82,8 +82,19 @@ struct Server::Impl {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
             if (ec) return acceptFailed(l, ec);
             if (l.failedAccepts) acceptWorks(l);
-            if (l.tls) detail::startTlsConnection(std::move(s), state, l.tls);
-            else detail::startPlainConnection(std::move(s), l.peer, state);
+            if (l.tls) {
+                detail::startTlsConnection(std::move(s), l.peer, state, l.tls);
+                // At the connector's bound of handshakes in progress: wait for one to finish
+                // (the kernel's backlog holds what arrives meanwhile).
+                if (detail::pauseAccepting(*l.tls, [this, &l] {
+                        net::post(l.acceptor->get_executor(), [this, &l] {
+                            if (l.acceptor->is_open()) accept(l);
+                        });
+                    }))
+                    return;
+            } else {
+                detail::startPlainConnection(std::move(s), l.peer, state);
+            }
             accept(l);
         });
     }
@@ -136,6 +147,7 @@ struct Server::Impl {
         if (!ec) l.acceptor->listen(net::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(describeBindError(l.config, ec));
         l.port = l.acceptor->local_endpoint().port();
+        if (l.tls) detail::setConnectorName(*l.tls, fmt::format("{}:{}", l.config.host, l.port));
     }
 };
 
@@ -251,6 +263,7 @@ void Server::stop()
             boost::system::error_code ec;
             l.acceptor->close(ec);
             l.retry->cancel();
+            if (l.tls) detail::stopAccepting(*l.tls);  // a paused acceptor is never resumed
             closed.set_value();
         });
         closed.get_future().wait();
