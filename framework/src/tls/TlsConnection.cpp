@@ -531,6 +531,9 @@ std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config)
     // waited for the socket from wherever its bytes are then (moving write buffer).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // One recv takes whatever the socket holds, up to a record's buffer, instead of one for
+    // each record's header and one for its body.
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     if (!SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumVersion)))
         throw std::runtime_error(fmt::format("TLS minimumVersion {}: {}", config.minimumVersion, openSslError()));
