@@ -31,10 +31,13 @@ public:
     void doGet(Request&, Response& response) override { response.setBody("hello"); }
 };
 
-/// A TestServer with a TLS connector (index 1) configured by `ssl`. The handshake timeout
-/// is long: the stalled clients must stay in progress for the whole test.
-std::unique_ptr<TestServer> tlsServer(SslConfig ssl)
+/// A TestServer with a TLS connector (index 1) with these bounds. The handshake timeout is
+/// long: the stalled clients must stay in progress for the whole test.
+std::unique_ptr<TestServer> tlsServer(std::size_t maxHandshakes, std::size_t maxHandshakesPerAddress)
 {
+    auto ssl = TlsTestCerts::get().sslConfig(std::chrono::seconds(30));
+    ssl.maxHandshakes = maxHandshakes;
+    ssl.maxHandshakesPerAddress = maxHandshakesPerAddress;
     return std::make_unique<TestServer>(
         [](ServletContextHandler& c) { c.addServlet("/hello", std::make_shared<HelloServlet>()); }, 2,
         [ssl = std::move(ssl)](Server& s) {
@@ -90,9 +93,7 @@ TEST_SUITE("tls")
     {
         LogCapture logs;
         const auto& certs = TlsTestCerts::get();
-        auto ssl = certs.sslConfig(std::chrono::seconds(30));
-        ssl.maxHandshakesPerAddress = 4;
-        auto server = tlsServer(ssl);
+        auto server = tlsServer(100, 4);
         const auto port = server->server().port(1);
 
         std::vector<RawClient> stalled;
@@ -116,10 +117,7 @@ TEST_SUITE("tls")
     {
         LogCapture logs;
         const auto& certs = TlsTestCerts::get();
-        auto ssl = certs.sslConfig(std::chrono::seconds(30));
-        ssl.maxHandshakes = 3;
-        ssl.maxHandshakesPerAddress = 0;  // no per-address bound: only the connector's
-        auto server = tlsServer(ssl);
+        auto server = tlsServer(3, 0);  // no per-address bound: only the connector's
         const auto port = server->server().port(1);
 
         std::vector<RawClient> stalled;
@@ -146,9 +144,7 @@ TEST_SUITE("tls")
     {
         LogCapture logs;
         const auto& certs = TlsTestCerts::get();
-        auto ssl = certs.sslConfig(std::chrono::seconds(30));
-        ssl.maxHandshakesPerAddress = 2;
-        auto server = tlsServer(ssl);
+        auto server = tlsServer(100, 2);
         const auto port = server->server().port(1);
 
         // 127.0.0.2 is at its bound (loopback answers the whole 127/8 on Linux) ...

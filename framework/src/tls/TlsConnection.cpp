@@ -343,7 +343,7 @@ private:
     // --- writing ------------------------------------------------------------------------
     std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
     {
-        if (closing_ || writing_) return 0;
+        if (closing_ || pendingWrite_) return 0;
         std::size_t written = 0;
         for (;;) {
             const auto r = stream_.write(buffers, written);
@@ -354,10 +354,10 @@ private:
 
     void doWrite(std::vector<net::const_buffer>& buffers) override
     {
-        writing_ = &buffers;  // the connection's write batch: valid until onWriteDone
+        pendingWrite_ = &buffers;  // the connection's write batch: valid until onWriteDone
         writeOffset_ = 0;
         if (closing_ || !stream_.isOpen()) {
-            writing_ = nullptr;
+            pendingWrite_ = nullptr;
             net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
             return;
         }
@@ -368,7 +368,7 @@ private:
     void writeLoop()
     {
         for (;;) {
-            const auto r = stream_.write(*writing_, writeOffset_);
+            const auto r = stream_.write(*pendingWrite_, writeOffset_);
             if (r.bytes) {
                 writeOffset_ += r.bytes;
                 continue;
@@ -381,7 +381,7 @@ private:
     void waitToWrite(TlsWant want)
     {
         socket().async_wait(waitFor(want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
-            if (!writing_) return;
+            if (!pendingWrite_) return;
             if (ec) return finishWrite(ec);
             writeLoop();
         });
@@ -389,7 +389,7 @@ private:
 
     void finishWrite(const boost::system::error_code& ec)
     {
-        writing_ = nullptr;
+        pendingWrite_ = nullptr;
         onWriteDone(ec);
     }
 
@@ -402,7 +402,7 @@ private:
         if (closing_) return;
         closing_ = true;
         if (!stream_.isOpen()) return;
-        if (writing_) return closeNow();
+        if (pendingWrite_) return closeNow();
         boost::system::error_code ignored;
         socket().cancel(ignored);  // the read wait
         stream_.next_layer().setOwner(weak_from_this());
@@ -424,8 +424,8 @@ private:
 
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
-    std::vector<net::const_buffer>* writing_ = nullptr;  // the rest of a write waiting for the socket
-    std::size_t writeOffset_ = 0;                        // bytes of *writing_ already sent
+    std::vector<net::const_buffer>* pendingWrite_ = nullptr;  // a write waiting for the socket
+    std::size_t writeOffset_ = 0;                             // bytes of *pendingWrite_ already sent
     bool readWaiting_ = false;
     bool closing_ = false;
 };
