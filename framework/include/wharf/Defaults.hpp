@@ -45,6 +45,15 @@ inline constexpr std::chrono::milliseconds keepAliveTimeout{std::chrono::seconds
 // Server::stop(): how long open sessions may drain queued messages after the 1001 close.
 inline constexpr std::chrono::milliseconds stopTimeout{std::chrono::seconds(5)};
 
+// TLS: handshakes in progress per TLS connector. A stalled one (silent, or a partial
+// ClientHello) holds about 60 KiB until the handshake timeout: 1024 cap that near 64 MiB,
+// while a healthy handshake is over in a few round trips and never gets near the bound.
+inline constexpr std::size_t maxTlsHandshakes = 1024;
+// ... and from one remote address: a quarter of that, so no single address takes the
+// whole budget, yet above what one busy host or a large NAT opens at once (a load
+// generator such as wharf-bench keeps 200 connects in flight).
+inline constexpr std::size_t maxTlsHandshakesPerAddress = 256;
+
 // permessage-deflate: zlib's defaults for window and memory; messages below the
 // threshold are sent uncompressed (RFC 7692 allows it; compressing tiny frames costs
 // more than it saves).

@@ -24,6 +24,12 @@ struct SslConfig {
     std::string cipherList;                      ///< TLS <= 1.2 ciphers; empty: OpenSSL's defaults
     std::string cipherSuites;                    ///< TLS 1.3 suites; empty: OpenSSL's defaults
     std::chrono::milliseconds handshakeTimeout{std::chrono::seconds(10)};
+    /// Handshakes in progress on this connector; at the bound it stops accepting until one
+    /// finishes (new connections wait in the kernel's backlog). 0: no bound.
+    std::size_t maxHandshakes = defaults::maxTlsHandshakes;
+    /// Handshakes in progress from one remote address; over it a new connection from that
+    /// address is closed at once, before any TLS work. 0: no bound.
+    std::size_t maxHandshakesPerAddress = defaults::maxTlsHandshakesPerAddress;
 };
 
 /// One listening endpoint.

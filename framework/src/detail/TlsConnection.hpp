@@ -1,5 +1,6 @@
 #pragma once
-// TLS connectors: the SSL context built from SslConfig, and accepted TLS connections.
+// TLS connectors: the SSL context built from SslConfig, the bound on handshakes in
+// progress, and accepted TLS connections.
 
 #include "detail/ServerState.hpp"
 
@@ -7,7 +8,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace wharf::detail {
 
@@ -17,7 +20,19 @@ struct TlsContext;
 std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config);
 
 /// Serves a freshly accepted TLS connection: handshake (with its timeout), then HTTP.
-void startTlsConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerState> server,
-                        std::shared_ptr<TlsContext> context);
+/// `peer` is the address accept reported. With SslConfig::maxHandshakesPerAddress
+/// handshakes from that address already in progress, the socket is closed at once.
+void startTlsConnection(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
+                        std::shared_ptr<ServerState> server, std::shared_ptr<TlsContext> context);
+
+/// Names the connector ("127.0.0.1:8443") in the budget's log lines; after binding.
+void setConnectorName(TlsContext& context, std::string name);
+
+/// The acceptor's question after each accept: true when SslConfig::maxHandshakes handshakes
+/// are in progress. The acceptor then stops accepting (the kernel's backlog holds new
+/// connections), and `resume` is called, once, from the thread that finishes a handshake.
+bool pauseAccepting(TlsContext& context, std::function<void()> resume);
+/// The acceptor is closing: a stored `resume` is dropped and never called.
+void stopAccepting(TlsContext& context);
 
 }  // namespace wharf::detail

@@ -49,6 +49,9 @@ struct Server::Impl {
         std::shared_ptr<detail::TlsContext> tls;
         std::uint16_t port = 0;
         tcp::endpoint peer;  // of the accept in progress
+        // An episode of failing accepts (EMFILE ...): logged when it starts and when it ends.
+        std::size_t failedAccepts = 0;
+        std::chrono::steady_clock::time_point failingSince;
     };
 
     std::vector<ServerConnector> connectors;
@@ -78,19 +81,48 @@ struct Server::Impl {
         // The peer's address comes with accept (no getpeername per connection).
         l.acceptor->async_accept(state->strands.next(), l.peer, [this, &l](const boost::system::error_code& ec, tcp::socket s) {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
-            if (ec) {
-                // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest.
-                log::warn("accept on {}:{} failed: {}; retrying in 100 ms", l.config.host, l.port, ec);
-                l.retry->expires_after(std::chrono::milliseconds(100));
-                l.retry->async_wait([this, &l](const boost::system::error_code& e) {
-                    if (!e && l.acceptor->is_open()) accept(l);
-                });
-                return;
+            if (ec) return acceptFailed(l, ec);
+            if (l.failedAccepts) acceptWorks(l);
+            if (l.tls) {
+                detail::startTlsConnection(std::move(s), l.peer, state, l.tls);
+                // At the connector's bound of handshakes in progress: wait for one to finish
+                // (the kernel's backlog holds what arrives meanwhile).
+                if (detail::pauseAccepting(*l.tls, [this, &l] {
+                        net::post(l.acceptor->get_executor(), [this, &l] {
+                            if (l.acceptor->is_open()) accept(l);
+                        });
+                    }))
+                    return;
+            } else {
+                detail::startPlainConnection(std::move(s), l.peer, state);
             }
-            if (l.tls) detail::startTlsConnection(std::move(s), state, l.tls);
-            else detail::startPlainConnection(std::move(s), l.peer, state);
             accept(l);
         });
+    }
+
+    // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest. One
+    // warning when the episode starts and one line when it ends, not one per retry.
+    void acceptFailed(Listener& l, const boost::system::error_code& ec)
+    {
+        if (l.failedAccepts++ == 0) {
+            l.failingSince = std::chrono::steady_clock::now();
+            log::warn("accept on {}:{} failed: {}; retrying every 100 ms", l.config.host, l.port, ec);
+        } else {
+            log::debug("accept on {}:{} failed again: {}", l.config.host, l.port, ec);
+        }
+        l.retry->expires_after(std::chrono::milliseconds(100));
+        l.retry->async_wait([this, &l](const boost::system::error_code& e) {
+            if (!e && l.acceptor->is_open()) accept(l);
+        });
+    }
+
+    void acceptWorks(Listener& l)
+    {
+        const auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                  l.failingSince);
+        log::info("accept on {}:{} works again after {} failed attempt(s) in {} ms", l.config.host, l.port,
+                  l.failedAccepts, lasted.count());
+        l.failedAccepts = 0;
     }
 
     void bind(Listener& l)
@@ -116,6 +148,7 @@ struct Server::Impl {
         if (!ec) l.acceptor->listen(net::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(describeBindError(l.config, ec));
         l.port = l.acceptor->local_endpoint().port();
+        if (l.tls) detail::setConnectorName(*l.tls, fmt::format("{}:{}", l.config.host, l.port));
     }
 };
 
@@ -234,6 +267,7 @@ void Server::stop()
             boost::system::error_code ec;
             l.acceptor->close(ec);
             l.retry->cancel();
+            if (l.tls) detail::stopAccepting(*l.tls);  // a paused acceptor is never resumed
             closed.set_value();
         });
         closed.get_future().wait();

@@ -1,18 +1,20 @@
-// TLS: the SSL context built from SslConfig, and the HTTP session and WebSocket stream
-// over boost::beast::ssl_stream<boost::beast::tcp_stream>. The only translation unit
-// that instantiates them.
+// TLS: the SSL context built from SslConfig, the bound on handshakes in progress, and the
+// HTTP session and WebSocket stream over TlsStream (OpenSSL on the non-blocking socket,
+// tls/TlsStream.hpp). The only translation unit that instantiates them.
 //
-//   accept ─▶ TlsHttpSession::run ─ handshake (handshakeTimeout) ─▶ HttpSession<TlsHttpSession>
+//   accept ─▶ over maxHandshakesPerAddress from that address: closed at once
+//     │        (maxHandshakes in progress: the acceptor waits for one to finish)
+//     ▼
+//   TlsHttpSession::run ─ handshake (handshakeTimeout) ─▶ HttpSession<TlsHttpSession>
 //                  │ fails: plain HTTP, silence, garbage                 │ 101
 //                  ▼                                                     ▼
-//              close quietly (debug log)             TlsWsConnection (ssl_stream moved in)
+//              close quietly (debug log)             TlsWsConnection (TlsStream moved in)
 
 #include "detail/HttpSession.hpp"
 #include "detail/TlsConnection.hpp"
+#include "tls/TlsStream.hpp"
 
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -23,24 +25,174 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace wharf::detail {
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+/// Handshakes in progress on one TLS connector, in all and per remote address: each holds
+/// OpenSSL's handshake state (tens of KiB) until it finishes or times out, and a replayed
+/// ClientHello costs the server a signature. Shared by the acceptor and the connections.
+class HandshakeBudget {
+public:
+    void configure(std::size_t total, std::size_t perAddress)
+    {
+        total_ = total;
+        perAddress_ = perAddress;
+    }
+    void setName(std::string name)
+    {
+        std::lock_guard lock(mutex_);
+        name_ = std::move(name);
+    }
+
+    /// Counts a new handshake from `address`; false (nothing counted) when that address
+    /// already has its bound in progress. Logs the first refusal of an episode (until the
+    /// address has none in progress again).
+    bool tryStart(const net::ip::address& address)
+    {
+        std::size_t refusedAt = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (perAddress_) {
+                auto& a = addresses_[address];
+                if (a.inProgress >= perAddress_) {
+                    if (a.refused++ == 0) refusedAt = a.inProgress;
+                    else return false;
+                } else {
+                    ++a.inProgress;
+                }
+            }
+            if (!refusedAt) {
+                ++inProgress_;
+                return true;
+            }
+        }
+        log::warn("tls {}: {} handshakes in progress from {} (SslConfig::maxHandshakesPerAddress): closing its new "
+                  "connections until one finishes",
+                  name(), refusedAt, address.to_string());
+        return false;
+    }
+
+    /// A handshake counted by tryStart has finished (done, failed or abandoned).
+    void finish(const net::ip::address& address)
+    {
+        std::function<void()> resume;
+        std::size_t refused = 0;
+        std::optional<std::chrono::milliseconds> fullFor;
+        std::size_t left = 0, pauses = 0;
+        {
+            std::lock_guard lock(mutex_);
+            left = --inProgress_;
+            if (perAddress_) {
+                const auto it = addresses_.find(address);
+                if (it != addresses_.end() && --it->second.inProgress == 0) {
+                    refused = it->second.refused;
+                    addresses_.erase(it);
+                }
+            }
+            if (paused_ && inProgress_ < total_) {
+                paused_ = false;
+                resume = std::move(resume_);
+                resume_ = nullptr;
+            }
+            // The episode ends once the count is well below the bound (not at the first
+            // finish: under load the acceptor pauses and resumes with every handshake).
+            if (full_ && inProgress_ <= total_ / 2) {
+                full_ = false;
+                fullFor = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - fullSince_);
+                pauses = pauses_;
+            }
+        }
+        if (resume) resume();
+        if (refused)
+            log::info("tls {}: {} connection(s) from {} were closed over SslConfig::maxHandshakesPerAddress", name(),
+                      refused, address.to_string());
+        if (fullFor)
+            log::info("tls {}: handshakes in progress back to {}; accepting was paused {} time(s) in {} ms", name(),
+                      left, pauses, fullFor->count());
+    }
+
+    /// True (and `resume` kept for finish() to call) when total_ handshakes are in progress.
+    bool pauseIfFull(std::function<void()> resume)
+    {
+        bool episode = false;
+        std::size_t count = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (!total_ || stopped_ || inProgress_ < total_) return false;
+            if (!full_) {
+                full_ = episode = true;
+                fullSince_ = Clock::now();
+                pauses_ = 0;
+            }
+            ++pauses_;
+            paused_ = true;
+            resume_ = std::move(resume);
+            count = inProgress_;
+        }
+        if (episode)
+            log::warn("tls {}: {} handshakes in progress (SslConfig::maxHandshakes): not accepting until one finishes",
+                      name(), count);
+        return true;
+    }
+
+    void stop()
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        paused_ = false;
+        resume_ = nullptr;
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    struct Address {
+        std::size_t inProgress = 0;
+        std::size_t refused = 0;  // connections closed over the bound since the count left 0
+    };
+    std::string name()
+    {
+        std::lock_guard lock(mutex_);
+        return name_;
+    }
+
+    std::mutex mutex_;
+    std::size_t total_ = 0;       // 0: no bound
+    std::size_t perAddress_ = 0;  // 0: no bound
+    std::string name_;            // host:port, for the log
+    std::size_t inProgress_ = 0;
+    std::unordered_map<net::ip::address, Address> addresses_;
+    std::function<void()> resume_;
+    bool paused_ = false;  // the acceptor waits for resume_
+    bool stopped_ = false;
+    bool full_ = false;  // an episode: the count reached total_ and is not yet back to half
+    Clock::time_point fullSince_;
+    std::size_t pauses_ = 0;
+};
 
 struct TlsContext {
     ssl::context ctx{ssl::context::tls_server};
     std::chrono::milliseconds handshakeTimeout{};
+    HandshakeBudget handshakes;
 };
 
 namespace {
 
 // How long we wait for the peer's close_notify before closing TCP anyway.
 constexpr auto tlsShutdownTimeout = std::chrono::seconds(2);
-// Decrypted bytes per read: one TLS record holds at most 16 KiB of plaintext.
-constexpr std::size_t tlsReadBufferSize = 16 * 1024;
+// Records one readiness wake-up may read before yielding to other connections.
+constexpr int recordsPerWakeup = 16;
+
+/// Decrypted bytes land in a buffer of the thread, shared by every connection it serves:
+/// an idle connection holds none. One record (16 KiB) is the most one read returns.
+char* threadReadBuffer()
+{
+    thread_local char buffer[TlsStream::maxRecord];
+    return buffer;
+}
 
 // ---------------------------------------------------------------------------------------
 // Context
@@ -131,90 +283,150 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const 
     return SSL_TLSEXT_ERR_OK;
 }
 
-/// The ssl_stream reports a TCP close without close_notify as stream_truncated; for the
-/// WebSocket and HTTP layers that is just the peer going away.
-boost::system::error_code normalise(const boost::system::error_code& ec)
-{
-    if (ec == ssl::error::stream_truncated) return net::error::eof;
-    return ec;
-}
-
 // ---------------------------------------------------------------------------------------
 // WebSocket over TLS
 
+/// The WebSocket stream of a TLS connection: non-blocking OpenSSL calls when the socket is
+/// ready (an asio wait), decrypting into the thread's buffer. An idle connection holds one
+/// pending read wait and OpenSSL's connection state: no buffer, no write batch (writes
+/// are tried at once, doTryWrite, like the plain stream's).
 class TlsWsConnection final : public WsConnection {
 public:
     TlsWsConnection(TlsStream stream, std::shared_ptr<TlsContext> context, Strand strand,
                     std::shared_ptr<ServerState> server, UpgradeAction& action)
         : WsConnection(std::move(strand), std::move(server), action),
           context_(std::move(context)),
-          stream_(std::move(stream)),
-          readBuffer_(new char[tlsReadBufferSize]),
-          timer_(strand_)
+          stream_(std::move(stream))
     {
-        boost::system::error_code ec;
-        beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay(true), ec);
     }
 
 private:
+    using Wait = tcp::socket::wait_type;
+    static Wait waitFor(TlsWant want) { return want == TlsWant::Write ? tcp::socket::wait_write : tcp::socket::wait_read; }
+    tcp::socket& socket() { return stream_.next_layer().socket(); }
+
+    // --- reading ------------------------------------------------------------------------
     void doRead() override
     {
-        if (closing_ || readPending_) return;
-        readPending_ = true;
-        stream_.async_read_some(net::buffer(readBuffer_.get(), tlsReadBufferSize),
-                                [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t n) {
-                                    onReadDone(ec, n);
-                                });
+        if (closing_ || readWaiting_) return;
+        readLoop();
     }
 
-    void onReadDone(const boost::system::error_code& ec, std::size_t n)
+    /// Reads until OpenSSL needs the socket, and only then waits: a wait with decrypted
+    /// bytes still inside OpenSSL (SSL_pending) could wait forever for bytes that came.
+    void readLoop()
     {
-        readPending_ = false;
-        if (closing_ || readStopped_) return;
-        if (ec) return onReadError(normalise(ec));
-        if (onBytes(readBuffer_.get(), n)) doRead();
+        char* buffer = threadReadBuffer();
+        for (int i = 0; i < recordsPerWakeup && !closing_; ++i) {
+            const auto r = stream_.read(buffer, TlsStream::maxRecord);
+            if (r.bytes) {
+                if (!onBytes(buffer, r.bytes)) return;
+                continue;
+            }
+            if (r.ec) return onReadError(r.ec);
+            readWaiting_ = true;
+            socket().async_wait(waitFor(r.want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
+                readWaiting_ = false;
+                if (closing_ || readStopped_) return;
+                if (ec) return onReadError(ec);
+                readLoop();
+            });
+            return;
+        }
+        if (closing_) return;
+        // A busy peer: let other connections run, then go on.
+        net::post(strand_, [self = shared_from_this(), this] {
+            if (!closing_ && !readStopped_) readLoop();
+        });
     }
 
-    bool writesAsynchronously() const noexcept override { return true; }
+    // --- writing ------------------------------------------------------------------------
+    std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
+    {
+        if (closing_ || pendingWrite_) return 0;
+        std::size_t written = 0;
+        for (;;) {
+            const auto r = stream_.write(buffers, written);
+            if (!r.bytes) return written;  // all of it, or a wait or an error: doWrite goes on
+            written += r.bytes;
+        }
+    }
 
     void doWrite(std::vector<net::const_buffer>& buffers) override
     {
-        writePending_ = true;
-        // beast::ssl_stream coalesces the small buffers into few TLS records (flat_stream).
-        net::async_write(stream_, buffers,
-                         [self = shared_from_this(), this](const boost::system::error_code& ec, std::size_t) {
-                             writePending_ = false;
-                             onWriteDone(normalise(ec));
-                         });
+        pendingWrite_ = &buffers;  // the connection's write batch: valid until onWriteDone
+        writeOffset_ = 0;
+        if (closing_ || !stream_.isOpen()) {
+            pendingWrite_ = nullptr;
+            net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
+            return;
+        }
+        // doTryWrite stopped where the socket was full: wait for it before the next record.
+        waitToWrite(TlsWant::Write);
     }
 
-    // close_notify, then TCP close; bounded by timer_. With a read or write still in flight
-    // (peer unresponsive, forced close) TLS has no clean way out: TCP closes at once.
+    void writeLoop()
+    {
+        for (;;) {
+            const auto r = stream_.write(*pendingWrite_, writeOffset_);
+            if (r.bytes) {
+                writeOffset_ += r.bytes;
+                continue;
+            }
+            if (r.ec || r.want == TlsWant::Nothing) return finishWrite(r.ec);
+            return waitToWrite(r.want);
+        }
+    }
+
+    void waitToWrite(TlsWant want)
+    {
+        socket().async_wait(waitFor(want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
+            if (!pendingWrite_) return;
+            if (ec) return finishWrite(ec);
+            writeLoop();
+        });
+    }
+
+    void finishWrite(const boost::system::error_code& ec)
+    {
+        pendingWrite_ = nullptr;
+        onWriteDone(ec);
+    }
+
+    // --- closing ------------------------------------------------------------------------
+    // close_notify, then TCP close once the peer's close_notify came, bounded by
+    // tlsShutdownTimeout. With a write waiting for the socket (peer not reading, forced
+    // close) TLS has no clean way out: TCP closes at once and the write ends aborted.
     void doCloseSocket() override
     {
         if (closing_) return;
         closing_ = true;
-        if (!beast::get_lowest_layer(stream_).socket().is_open()) return;
-        if (readPending_ || writePending_) return closeSocket();
-        timer_.expires_after(tlsShutdownTimeout);
-        timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& e) {
-            if (!e) closeSocket();
-        });
-        stream_.async_shutdown([self = shared_from_this(), this](const boost::system::error_code&) { closeSocket(); });
+        if (!stream_.isOpen()) return;
+        if (pendingWrite_) return closeNow();
+        boost::system::error_code ignored;
+        socket().cancel(ignored);  // the read wait
+        stream_.next_layer().setOwner(weak_from_this());
+        stream_.next_layer().expires_after(tlsShutdownTimeout);
+        shutdownLoop();
     }
 
-    void closeSocket()
+    void shutdownLoop()
     {
-        timer_.cancel();
-        beast::get_lowest_layer(stream_).close();
+        const auto r = stream_.shutdown();
+        if (r.want == TlsWant::Nothing) return closeNow();
+        socket().async_wait(waitFor(r.want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
+            if (ec || stream_.next_layer().expired()) return closeNow();
+            shutdownLoop();
+        });
     }
+
+    void closeNow() { stream_.next_layer().close(); }
 
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
-    std::unique_ptr<char[]> readBuffer_;
-    boost::asio::steady_timer timer_;  // bounds the TLS shutdown
-    bool readPending_ = false;
-    bool writePending_ = false;
+    std::vector<net::const_buffer>* pendingWrite_ = nullptr;  // a write waiting for the socket
+    std::size_t writeOffset_ = 0;                             // bytes of *pendingWrite_ already sent
+    bool readWaiting_ = false;
     bool closing_ = false;
 };
 
@@ -223,21 +435,23 @@ private:
 
 class TlsHttpSession final : public HttpSession<TlsHttpSession>, public std::enable_shared_from_this<TlsHttpSession> {
 public:
-    TlsHttpSession(tcp::socket socket, std::shared_ptr<TlsContext> context, Strand strand,
-                   std::shared_ptr<ServerState> server, std::string remote)
-        : HttpSession(std::move(strand), std::move(server), std::move(remote)),
+    TlsHttpSession(TlsStream stream, std::shared_ptr<TlsContext> context, Strand strand,
+                   std::shared_ptr<ServerState> server, const tcp::endpoint& peer)
+        : HttpSession(std::move(strand), std::move(server), fmt::format("{}", peer)),
           context_(std::move(context)),
-          stream_(std::move(socket), context_->ctx)
+          stream_(std::move(stream)),
+          handshakeFrom_(peer.address())
     {
     }
+    ~TlsHttpSession() override { endHandshake(); }
 
     void run()
     {
-        beast::get_lowest_layer(stream_).expires_after(context_->handshakeTimeout);
-        stream_.async_handshake(ssl::stream_base::server,
-                                [self = shared_from_this()](const boost::system::error_code& ec) {
-                                    self->onHandshakeDone(ec);
-                                });
+        stream_.next_layer().setOwner(weak_from_this());
+        stream_.next_layer().expires_after(context_->handshakeTimeout);
+        stream_.async_handshake([self = shared_from_this()](const boost::system::error_code& ec) {
+            self->onHandshakeDone(ec);
+        });
     }
 
     TlsStream& stream() { return stream_; }
@@ -248,14 +462,14 @@ public:
         unregister();
         if (upgraded_ || shuttingDown_) return;
         shuttingDown_ = true;
-        auto& tcp = beast::get_lowest_layer(stream_);
+        auto& tcp = stream_.next_layer();
         if (!tcp.socket().is_open()) return;
         // A keep-alive read may be waiting (graceful stop): cancel it, then say close_notify.
         boost::system::error_code ec;
         tcp.socket().cancel(ec);
         tcp.expires_after(tlsShutdownTimeout);
         stream_.async_shutdown([self = shared_from_this()](const boost::system::error_code&) {
-            beast::get_lowest_layer(self->stream_).close();
+            self->stream_.next_layer().close();
         });
     }
 
@@ -263,7 +477,7 @@ public:
     {
         unregister();
         if (upgraded_) return;
-        beast::get_lowest_layer(stream_).close();
+        stream_.next_layer().close();
     }
 
     void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
@@ -276,20 +490,30 @@ public:
 private:
     void onHandshakeDone(const boost::system::error_code& ec)
     {
+        endHandshake();
         if (ec) {
             // Plain HTTP on the TLS port, a silent client, a scanner: not our problem to report.
             if (ec != net::error::operation_aborted)
                 log::debug("tls {}: handshake failed: {}", remote_, ec == beast::error::timeout ? "timed out"
                                                                                                  : ec.message());
-            beast::get_lowest_layer(stream_).close();
+            stream_.next_layer().close();
             return;
         }
         if (server_->stopping.load()) return closeNow();
         startHttp();
     }
 
+    /// Gives the handshake's place in the connector's budget back (once).
+    void endHandshake()
+    {
+        if (!handshakeFrom_) return;
+        context_->handshakes.finish(*handshakeFrom_);
+        handshakeFrom_.reset();
+    }
+
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
+    std::optional<net::ip::address> handshakeFrom_;  // while the handshake counts against the budget
     bool shuttingDown_ = false;
 };
 
@@ -299,8 +523,17 @@ std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config)
 {
     auto tls = std::make_shared<TlsContext>();
     tls->handshakeTimeout = config.handshakeTimeout;
+    tls->handshakes.configure(config.maxHandshakes, config.maxHandshakesPerAddress);
     SSL_CTX* ctx = tls->ctx.native_handle();
     ERR_clear_error();
+    // Record buffers are freed whenever they are empty, so an idle connection keeps none.
+    // TlsStream writes one record per SSL_write (partial writes) and retries a record that
+    // waited for the socket from wherever its bytes are then (moving write buffer).
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // One recv takes whatever the socket holds, up to a record's buffer, instead of one for
+    // each record's header and one for its body.
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     if (!SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumVersion)))
         throw std::runtime_error(fmt::format("TLS minimumVersion {}: {}", config.minimumVersion, openSslError()));
@@ -340,15 +573,36 @@ std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config)
     return tls;
 }
 
-void startTlsConnection(tcp::socket socket, std::shared_ptr<ServerState> server, std::shared_ptr<TlsContext> context)
+void startTlsConnection(tcp::socket socket, const tcp::endpoint& peer, std::shared_ptr<ServerState> server,
+                        std::shared_ptr<TlsContext> context)
 {
-    boost::system::error_code ec;
-    const auto endpoint = socket.remote_endpoint(ec);
-    if (ec) return;
+    if (!context->handshakes.tryStart(peer.address())) {
+        // Over the address's bound: closed before any TLS work (no SSL object, no signature).
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        return;
+    }
     auto strand = *socket.get_executor().target<Strand>();
-    auto session = std::make_shared<TlsHttpSession>(std::move(socket), std::move(context), std::move(strand),
-                                                    std::move(server), fmt::format("{}", endpoint));
+    std::shared_ptr<TlsHttpSession> session;
+    try {
+        TlsStream stream(std::move(socket), context->ctx.native_handle());
+        session = std::make_shared<TlsHttpSession>(std::move(stream), context, std::move(strand), std::move(server),
+                                                   peer);
+    } catch (const std::exception& e) {
+        context->handshakes.finish(peer.address());
+        log::warn("tls {}: {}", peer, e.what());
+        return;
+    }
     session->run();
 }
+
+void setConnectorName(TlsContext& context, std::string name) { context.handshakes.setName(std::move(name)); }
+
+bool pauseAccepting(TlsContext& context, std::function<void()> resume)
+{
+    return context.handshakes.pauseIfFull(std::move(resume));
+}
+
+void stopAccepting(TlsContext& context) { context.handshakes.stop(); }
 
 }  // namespace wharf::detail
