@@ -3,7 +3,8 @@
 // writes the descriptor itself (through a small BIO), so the stream owns no buffer of its
 // own. With SSL_MODE_RELEASE_BUFFERS (set on every context, TlsConnection.cpp) OpenSSL
 // frees its record buffers whenever they are empty, so an idle connection keeps only
-// OpenSSL's per-connection state. Beast's ssl_stream (asio::ssl::stream) instead keeps two
+// OpenSSL's per-connection state (with read-ahead, one recv takes what the socket holds).
+// Beast's ssl_stream (asio::ssl::stream) instead keeps two
 // 17 KiB buffers and a 2 x 17 KiB memory BIO pair for as long as the connection lives.
 //
 // Two faces:
@@ -90,7 +91,8 @@ public:
     // --- non-blocking ------------------------------------------------------------------
     TlsResult handshake();
     /// Decrypted bytes into `data` (at most one record per call). Call until it asks to
-    /// wait: only then is nothing left inside OpenSSL (SSL_pending) to hand out.
+    /// wait: only then is nothing left inside OpenSSL to hand out (neither decrypted bytes,
+    /// SSL_pending, nor records it read ahead from the socket).
     TlsResult read(void* data, std::size_t size);
     /// Sends at most one record from byte `skip` of `buffers` (a const buffer sequence).
     /// After a wait the next call must start at the same byte, with the same bytes there
