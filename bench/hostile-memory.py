@@ -7,8 +7,8 @@ the server's RSS (from /proc/PID/status) before, at the peak and after, as one l
     attack=pings server=wharf-echo rss_before_kib=... rss_peak_kib=... rss_after_kib=... sent_mib=...
 
 Attacks (each bounded in connections, bytes and seconds; loopback only):
-  pings      one client sends 64 KiB pings as fast as it can for --seconds and never
-             reads (each ping asks for a 125-byte pong; the payload is 125 bytes).
+  pings      one client sends 125-byte pings (in 64 KiB writes) as fast as it can for
+             --seconds and never reads; each ping asks for a 125-byte pong.
   nonreaders --members chat members that never read, and one sender that posts
              --mib MiB of chat lines (wharf-chat's /chat).
   deflate    --conns connections each send one non-final compressed fragment that
@@ -104,6 +104,21 @@ class Stream:
         self.rest = self.rest[n:]
         self.sent += n
 
+    def run(self, seconds, pid, peak, limit=None, each_turn=None):
+        """Pushes until `seconds` pass, `limit` bytes are sent or the peer goes away,
+        recording the server's peak RSS after every push."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and (limit is None or self.sent < limit):
+            try:
+                self.push()
+            except BlockingIOError:
+                time.sleep(0.001)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if each_turn:
+                each_turn()
+            peak[0] = max(peak[0], rss_kib(pid))
+
 
 def shrink_rcvbuf(s):
     # A client that does not read: the smallest receive window, so the server's data
@@ -116,15 +131,7 @@ def attack_pings(port, args, pid, peak):
     shrink_rcvbuf(s)
     s.setblocking(False)
     stream = Stream(s, frame(0x9, b"p" * 125) * 512)
-    end = time.monotonic() + args.seconds
-    while time.monotonic() < end:
-        try:
-            stream.push()
-        except BlockingIOError:
-            time.sleep(0.001)
-        except (BrokenPipeError, ConnectionResetError):
-            break
-        peak[0] = max(peak[0], rss_kib(pid))
+    stream.run(args.seconds, pid, peak)
     return [s], stream.sent
 
 
@@ -139,22 +146,15 @@ def attack_nonreaders(port, args, pid, peak):
     sender, _ = connect(port, "/chat", origin=origin)
     sender.sendall(frame(0x1, b"sender"))
     sender.setblocking(False)
-    stream = Stream(sender, frame(0x1, b"x" * args.line_bytes) * 16)
-    total = args.mib * 1024 * 1024
-    end = time.monotonic() + args.seconds
-    while stream.sent < total and time.monotonic() < end:
+    def read_own_echoes():
         try:
-            stream.push()
-        except BlockingIOError:
-            time.sleep(0.001)
-        except (BrokenPipeError, ConnectionResetError):
-            break
-        try:  # the sender reads its own echoes away
             while sender.recv(65536):
                 pass
         except (BlockingIOError, ConnectionResetError):
             pass
-        peak[0] = max(peak[0], rss_kib(pid))
+
+    stream = Stream(sender, frame(0x1, b"x" * args.line_bytes) * 16)
+    stream.run(args.seconds, pid, peak, limit=args.mib * 1024 * 1024, each_turn=read_own_echoes)
     return members + [sender], stream.sent
 
 
