@@ -42,7 +42,9 @@ std::size_t ChatRoom::broadcast(std::string_view text)
             // Refused while open: its send queue is full, the client stopped reading.
             wharf::log::warn("chat: {} is not keeping up ({} bytes queued), closing it",
                              member.remoteAddress(), member.bufferedAmount());
-            member.close(wharf::CloseStatus::PolicyViolation, "too slow to keep up with the chat");
+            // What it has not read yet is dropped: the close frame must not wait behind it.
+            member.close(wharf::CloseStatus::PolicyViolation, "too slow to keep up with the chat",
+                         wharf::CloseMode::DiscardQueued);
         }
         // Refused while closed: it is leaving; its onClose takes it out of the room.
     }

@@ -28,36 +28,39 @@
 namespace {
 
 /// Echoes each message on the connection's own session. No per-message callback: the
-/// echo is a load-test target, and a send refused at the call says so by returning false.
+/// echo is a load-test target. Flow control instead of refusals: once a message's worth of
+/// echoes waits for a client that reads slowly, the session stops reading that client
+/// (suspend) until its echoes are out (onDrain). The send queue holds at least two of the
+/// largest messages, so the echo that triggers the pause is always queued.
 class EchoListener : public wharf::WebSocketListener {
 public:
+    explicit EchoListener(std::size_t pauseAt) : pauseAt_(pauseAt) {}
     void onConnect(wharf::Session session) override { session_ = std::move(session); }
-    void onText(std::string_view message) override
-    {
-        if (!session_.sendText(message)) refused();
-    }
-    void onBinary(std::span<const std::byte> message) override
-    {
-        if (!session_.sendBinary(message)) refused();
-    }
+    void onText(std::string_view message) override { echoed(session_.sendText(message)); }
+    void onBinary(std::span<const std::byte> message) override { echoed(session_.sendBinary(message)); }
+    void onDrain() override { session_.resume(); }
     void onError(const wharf::Error& error) override
     {
         wharf::log::debug("echo: {}: {}", session_.remoteAddress(), error.what());
     }
 
 private:
-    // A closed session refuses quietly (it is going away). An open one refuses only
-    // when its send queue is full: the client sends but does not read. Dropping the
-    // echo would be lying to it, so it is closed instead.
-    void refused() const
+    void echoed(wharf::SendResult result) const
     {
-        if (!session_.isOpen()) return;
-        wharf::log::warn("echo: {} does not read its echoes ({} bytes queued), closing it",
-                         session_.remoteAddress(), session_.bufferedAmount());
-        session_.close(wharf::CloseStatus::PolicyViolation, "send queue full: read your echoes");
+        if (result) {
+            if (session_.bufferedAmount() >= pauseAt_) session_.suspend();
+            return;
+        }
+        // A closed session refuses quietly (it is going away). Anything else would mean
+        // the queue arithmetic above is wrong: say so, and drop the client rather than
+        // lie to it by skipping an echo.
+        if (result.error() == wharf::Errc::SessionClosed || result.error() == wharf::Errc::ServerStopping) return;
+        wharf::log::warn("echo: {}: echo refused ({}), closing", session_.remoteAddress(), result.error().message());
+        session_.close(wharf::CloseStatus::PolicyViolation, "echo refused", wharf::CloseMode::DiscardQueued);
     }
 
     wharf::Session session_;
+    std::size_t pauseAt_;
 };
 
 std::string browserHost(const std::string& host)
@@ -129,7 +132,7 @@ int main(int argc, char** argv)
             // big messages back to back is not refused while it is still reading.
             factory.setMaxSendQueueSize(std::max(wharf::defaults::maxSendQueueSize, 2 * maxMessageSize));
             factory.setPermessageDeflate(!noDeflate);
-            factory.addMapping<EchoListener>("/");
+            factory.addMapping<EchoListener>("/", maxMessageSize);
         });
         server.setHandler(context);
         server.start();

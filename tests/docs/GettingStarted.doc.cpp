@@ -48,6 +48,30 @@ private:
 };
 //]
 
+//[flow
+// An echo that never drops and never buffers without bound: it stops reading a client
+// whose echoes pile up, and reads on once they are out.
+class FlowControlledEcho : public wharf::WebSocketAdapter {
+public:
+    void onText(std::string_view message) override
+    {
+        const auto& session = getSession();
+        if (session.sendText(message) && session.bufferedAmount() >= pauseAt) session.suspend();
+    }
+    void onDrain() override { getSession().resume(); }
+
+private:
+    static constexpr std::size_t pauseAt = 256 * 1024;
+};
+
+// A feed that cannot wait for one slow consumer drops it, without sending its backlog first.
+void publish(const wharf::Session& session, const wharf::Message& update)
+{
+    if (session.send(update).error() == wharf::Errc::SendQueueFull)
+        session.close(wharf::CloseStatus::PolicyViolation, "too slow", wharf::CloseMode::DiscardQueued);
+}
+//]
+
 //[servlet
 // A plain HTTP endpoint; unimplemented methods get 405 with Allow.
 class HealthServlet : public wharf::HttpServlet {

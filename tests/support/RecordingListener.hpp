@@ -24,7 +24,8 @@ public:
         std::optional<CloseStatus> closeStatus;
         std::string closeReason;
         int closeCount = 0;
-        std::vector<std::string> order;  // "connect", "text", "binary", "error", "close"
+        int drains = 0;
+        std::vector<std::string> order;  // "connect", "text", "binary", "error", "drain", "close"
         bool concurrent = false;         // two callbacks overlapped
     };
 
@@ -68,6 +69,13 @@ public:
         record([&](Events& e) { e.errors.push_back(error); e.order.push_back("error"); });
         leave();
     }
+    void onDrain() override
+    {
+        enter();
+        record([&](Events& e) { ++e.drains; e.order.push_back("drain"); });
+        if (onDrainHook) onDrainHook(session_);
+        leave();
+    }
 
     /// Waits until `pred(events)` holds; false on timeout.
     bool waitFor(const std::function<bool(const Events&)>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(5))
@@ -88,6 +96,7 @@ public:
 
     std::function<void(Session&, std::string_view)> onTextHook;
     std::function<void(Session&)> onConnectHook;
+    std::function<void(Session&)> onDrainHook;
 
 private:
     template <class F>

@@ -16,12 +16,43 @@
 
 namespace wharf {
 
-namespace detail { class WsConnection; struct PreparedFrame; }
+namespace detail { class WsConnection; struct PreparedFrame; struct MessageAccess; struct SessionAccess; }
 class UpgradeRequest;
 
 /// Called once a send is written to the socket (empty error) or has failed
-/// (Errc::SessionClosed, Errc::SendQueueFull, or the network error).
+/// (Errc::SessionClosed, Errc::SendQueueFull, Errc::ServerStopping, or the network error).
 using SendCallback = std::function<void(std::error_code)>;
+
+/// What a send did at the call: queued, or refused and why. A refused send's callback has
+/// already run with the same error when the call returns.
+///
+///     if (auto r = session.sendText(update); r.error() == wharf::Errc::SendQueueFull) ...
+///     if (!session.sendText(update)) ...   // refused, for any reason
+class SendResult {
+public:
+    /// Queued.
+    constexpr SendResult() noexcept = default;
+    /// Refused with `why` (SessionClosed, SendQueueFull, ServerStopping, InvalidArgument).
+    constexpr explicit SendResult(Errc why) noexcept : refused_(why) {}
+
+    constexpr bool queued() const noexcept { return refused_ == Errc{}; }
+    constexpr explicit operator bool() const noexcept { return queued(); }
+    /// Why it was refused; empty when queued.
+    std::error_code error() const noexcept { return queued() ? std::error_code() : make_error_code(refused_); }
+
+private:
+    Errc refused_{};
+};
+
+/// How Session::close treats what is still queued.
+enum class CloseMode : std::uint8_t {
+    /// Queued messages go out first, then the close frame (a graceful close).
+    AfterQueued,
+    /// Queued messages that are not yet being written are dropped (their callbacks get
+    /// Errc::SessionClosed) and the close frame goes out at once: for getting rid of a
+    /// consumer that does not keep up, whose queue is the problem.
+    DiscardQueued,
+};
 
 /// A message framed once and sendable to any number of sessions: a broadcast builds
 /// one Message and every session sends the same bytes (no per-recipient framing or copy).
@@ -37,9 +68,8 @@ public:
     bool isText() const noexcept;
     std::string_view payload() const noexcept;
 
-    const std::shared_ptr<const detail::PreparedFrame>& frame() const noexcept { return frame_; }
-
 private:
+    friend struct detail::MessageAccess;
     std::shared_ptr<const detail::PreparedFrame> frame_;
 };
 
@@ -50,9 +80,14 @@ private:
 ///   safe to use; sends then fail with Errc::SessionClosed and isOpen() is false.
 /// - Thread-safety: every member may be called from any thread at any time.
 /// - Sends never block. They are queued in call order and written in that order,
-///   coalesced into as few socket writes as possible. A send returns true when it was
-///   queued; false (and the callback gets the error) when the session is closed or the
-///   queue would exceed the factory's max send queue size. Nothing is dropped silently.
+///   coalesced into as few socket writes as possible. A send returns a SendResult: queued,
+///   or refused (and the callback got the error) because the session is closed
+///   (SessionClosed), the server is stopping (ServerStopping) or the queue would exceed the
+///   factory's max send queue size (SendQueueFull). Nothing is dropped silently.
+/// - Flow control: suspend() stops delivering the peer's messages (and reading them) until
+///   resume(); WebSocketListener::onDrain says when the send queue has emptied after
+///   backpressure. A producer pauses on SendQueueFull or a large bufferedAmount() and goes
+///   on in onDrain; an echo or relay suspends its reading instead of dropping.
 /// - Callbacks of sends run on the connection's thread, except for a send refused at
 ///   the call, whose callback runs before the call returns.
 /// - A default-constructed Session refers to no connection (isOpen() == false).
@@ -60,19 +95,21 @@ class Session {
 public:
     Session() = default;
 
-    bool sendText(std::string_view text, SendCallback done = {}) const;
-    bool sendBinary(std::span<const std::byte> data, SendCallback done = {}) const;
-    bool sendBinary(std::string_view data, SendCallback done = {}) const;
+    SendResult sendText(std::string_view text, SendCallback done = {}) const;
+    SendResult sendBinary(std::span<const std::byte> data, SendCallback done = {}) const;
+    SendResult sendBinary(std::string_view data, SendCallback done = {}) const;
     /// Sends a prepared Message (the broadcast path).
-    bool send(const Message& message, SendCallback done = {}) const;
-    /// Control frames: payload at most 125 bytes (else false with Errc::InvalidArgument).
-    bool sendPing(std::string_view payload = {}, SendCallback done = {}) const;
-    bool sendPong(std::string_view payload = {}, SendCallback done = {}) const;
+    SendResult send(const Message& message, SendCallback done = {}) const;
+    /// Control frames: payload at most 125 bytes (else Errc::InvalidArgument).
+    SendResult sendPing(std::string_view payload = {}, SendCallback done = {}) const;
+    SendResult sendPong(std::string_view payload = {}, SendCallback done = {}) const;
 
-    /// Starts the close handshake: queued messages are sent first, then the close frame;
-    /// onClose runs when the peer answers (or after the close timeout). `status` must be a
-    /// valid wire code and `reason` at most 123 bytes of UTF-8, else 1011 / "" is sent.
-    void close(CloseStatus status = CloseStatus::Normal, std::string_view reason = {}) const;
+    /// Starts the close handshake: the close frame follows what is queued (or, with
+    /// CloseMode::DiscardQueued, replaces it); onClose runs when the peer answers, or after
+    /// the close timeout (onError then gets Errc::CloseTimeout). `status` must be a valid
+    /// wire code and `reason` at most 123 bytes of UTF-8, else 1011 / "" is sent.
+    void close(CloseStatus status = CloseStatus::Normal, std::string_view reason = {},
+               CloseMode mode = CloseMode::AfterQueued) const;
     /// Drops the connection now without a close handshake; onClose gets 1006.
     void disconnect() const;
 
@@ -86,6 +123,14 @@ public:
     void setIdleTimeout(std::chrono::milliseconds timeout) const;
     /// Bytes queued but not yet written to the socket.
     std::size_t bufferedAmount() const noexcept;
+    /// Stops reading the peer's messages: once suspend() returns on the session's own
+    /// thread (from a callback), no onText/onBinary/onPing/onPong follows until resume();
+    /// from another thread, at most the messages of the read in progress still arrive.
+    /// The peer's data waits in its socket (TCP flow control reaches the peer); the idle
+    /// timeout still runs. Timers, sends and onClose go on as usual.
+    void suspend() const;
+    /// Reading goes on, starting with whatever arrived meanwhile. Any thread.
+    void resume() const;
     /// A process-unique id (0 for a default-constructed Session).
     std::uint64_t id() const noexcept { return id_; }
 
@@ -94,6 +139,7 @@ public:
     explicit Session(std::shared_ptr<detail::WsConnection> connection);
 
 private:
+    friend struct detail::SessionAccess;
     std::weak_ptr<detail::WsConnection> connection_;
     std::shared_ptr<const UpgradeRequest> request_;
     std::uint64_t id_ = 0;

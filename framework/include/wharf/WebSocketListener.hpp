@@ -31,6 +31,10 @@ public:
     virtual void onBinary(std::span<const std::byte> message) { (void)message; }
     virtual void onClose(CloseStatus status, std::string_view reason) { (void)status; (void)reason; }
     virtual void onError(const Error& error) { (void)error; }
+    /// The send queue has emptied (everything was written to the socket) after
+    /// backpressure: a send refused with SendQueueFull, a write that had to wait for the
+    /// peer to read, or reading suspended while sends were queued. Resume producing here.
+    virtual void onDrain() {}
 };
 
 /// Also implement this to receive messages fragment by fragment instead of whole

@@ -4,6 +4,7 @@
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
+#include "detail/DeadlineWheel.hpp"
 #include "detail/Poller.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -32,91 +33,6 @@ public:
     virtual bool isWebSocket() const noexcept { return false; }
 };
 
-/// The deadlines of every WebSocket connection of a server (idle timeout, close timeout,
-/// lingering close), checked by one timer instead of a steady_timer per connection: an
-/// idle connection holds no timer and no pending wait, and nothing is armed or cancelled
-/// per connection. Deadlines are looked at every `tick`, so one fires up to a tick late.
-class DeadlineSweeper {
-public:
-    using Clock = std::chrono::steady_clock;
-    static constexpr auto tick = std::chrono::milliseconds(50);
-
-    /// Embedded in each connection; linked while the connection lives.
-    struct Node {
-        static constexpr Clock::rep never = LLONG_MAX;
-        Node* prev = nullptr;
-        Node* next = nullptr;
-        std::atomic<Clock::rep> due{never};
-        /// Called with the sweeper's lock held once `due` has passed (after resetting it to
-        /// never). Must only post work: never block, never call back into the sweeper.
-        void (*fire)(void* owner) = nullptr;
-        void* owner = nullptr;
-    };
-
-    explicit DeadlineSweeper(boost::asio::io_context& ioc) : timer_(ioc) { head_.prev = head_.next = &head_; }
-    DeadlineSweeper(const DeadlineSweeper&) = delete;
-    DeadlineSweeper& operator=(const DeadlineSweeper&) = delete;
-
-    void link(Node& n)
-    {
-        std::lock_guard lock(mutex_);
-        if (n.prev) return;
-        n.prev = &head_;
-        n.next = head_.next;
-        head_.next->prev = &n;
-        head_.next = &n;
-        if (!armed_) arm();
-    }
-    void unlink(Node& n)
-    {
-        std::lock_guard lock(mutex_);
-        if (!n.prev) return;
-        n.prev->next = n.next;
-        n.next->prev = n.prev;
-        n.prev = n.next = nullptr;
-    }
-    /// Calls f(owner) for every linked node, with the lock held (owners being destroyed
-    /// wait in unlink(), so each is intact; f must not call back into the sweeper).
-    template <class F>
-    void forEach(F&& f)
-    {
-        std::lock_guard lock(mutex_);
-        for (Node* n = head_.next; n != &head_; n = n->next) f(n->owner);
-    }
-
-    /// Sets or clears the deadline of a node (its owner's strand only).
-    static void set(Node& n, Clock::time_point at) { n.due.store(at.time_since_epoch().count(), std::memory_order_relaxed); }
-    static void clear(Node& n) { n.due.store(Node::never, std::memory_order_relaxed); }
-
-private:
-    void arm()
-    {
-        armed_ = true;
-        timer_.expires_after(tick);
-        timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) sweep();
-        });
-    }
-    void sweep()
-    {
-        const auto now = Clock::now().time_since_epoch().count();
-        std::lock_guard lock(mutex_);
-        armed_ = false;
-        for (Node* n = head_.next; n != &head_; n = n->next) {
-            auto due = n->due.load(std::memory_order_relaxed);
-            // A deadline set meanwhile by the owner wins over this expiry.
-            if (due > now || !n->due.compare_exchange_strong(due, Node::never, std::memory_order_relaxed)) continue;
-            n->fire(n->owner);
-        }
-        if (head_.next != &head_) arm();  // nothing linked: the next link() arms it
-    }
-
-    std::mutex mutex_;
-    Node head_;
-    bool armed_ = false;
-    boost::asio::steady_timer timer_;  // guarded by mutex_ (link() arms it from any thread)
-};
-
 /// Connections share a fixed set of strands instead of allocating one each (~110 B of
 /// heap per connection): two connections on one strand are merely never run at the same
 /// time. 64 per thread keeps that rare where it would cost parallelism.
@@ -136,7 +52,7 @@ private:
     std::atomic<std::size_t> next_{0};
 };
 
-/// A WebSocket connection (the owner of a DeadlineSweeper node) as a Closable, or null
+/// A WebSocket connection (the owner of a DeadlineWheel node) as a Closable, or null
 /// once it is being destroyed. Defined with WsConnection.
 std::shared_ptr<Closable> lockWebSocket(void* owner);
 
@@ -157,7 +73,7 @@ struct ServerState {
     std::atomic<std::size_t> webSocketCount{0};
     MemoryBudget sendBudget;     // bytes queued for sending
     MemoryBudget receiveBudget;  // bytes of messages being assembled
-    DeadlineSweeper deadlines;
+    DeadlineWheel deadlines;
     Poller poller;  // plain WebSocket connections' readiness
     StrandPool strands;
 
@@ -180,7 +96,7 @@ struct ServerState {
     }
     /// Copies the live connections (to act on them outside the lock): the HTTP ones of
     /// the registry and the WebSocket ones, which are not in it (an entry per idle
-    /// session costs ~50 B) but in the deadline sweeper's list anyway.
+    /// session costs ~50 B) but on the deadline wheel anyway.
     std::vector<std::shared_ptr<Closable>> snapshot()
     {
         std::vector<std::shared_ptr<Closable>> out;

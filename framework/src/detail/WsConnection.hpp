@@ -1,12 +1,17 @@
 #pragma once
-// The WebSocket protocol engine of one connection: frame parsing, UTF-8, deflate,
-// close handshake, idle timer, send queue. Stream I/O is left to WsStream<Stream>.
+// One WebSocket connection over a stream: drives the sans-I/O protocol core
+// (MessageAssembler for what arrives, CloseState for the closing handshake, FrameWriter and
+// Deflater for what leaves) for either role, and adds what needs I/O and threads: the send
+// queue and write batching, flow control, timers, memory budgets and listener dispatch.
+// The stream itself (plain or TLS) is a subclass: see "Stream contract" below.
 
 #include "detail/Deflate.hpp"
 #include "detail/Frame.hpp"
 #include "detail/ServerState.hpp"
 #include "detail/SmallMutex.hpp"
-#include "detail/Utf8.hpp"
+#include "protocol/CloseState.hpp"
+#include "protocol/FrameWriter.hpp"
+#include "protocol/MessageAssembler.hpp"
 
 #include <wharf/Session.hpp>
 #include <wharf/Upgrade.hpp>
@@ -43,23 +48,28 @@ class WsConnection : public Closable, public std::enable_shared_from_this<WsConn
 public:
     /// Takes what it needs from `action` (the listener, request, policy, deflate) and keeps
     /// no UpgradeAction: an idle connection holds as little as it can.
-    WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action);
+    WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action,
+                 Role role = Role::Server);
     ~WsConnection() override;
 
     /// Runs on the strand once the 101 is written; `early` holds bytes read past the handshake.
     void start(std::string_view early);
 
     // Session API: any thread.
-    bool sendData(Opcode opcode, std::string_view payload, SendCallback& done);
-    bool sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done);
-    bool sendControl(Opcode opcode, std::string_view payload, SendCallback& done);
-    void close(CloseStatus status, std::string_view reason);
+    SendResult sendData(Opcode opcode, std::string_view payload, SendCallback& done);
+    SendResult sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done);
+    SendResult sendControl(Opcode opcode, std::string_view payload, SendCallback& done);
+    void close(CloseStatus status, std::string_view reason, CloseMode mode);
     void disconnect();
+    void suspend();
+    void resume();
     bool isOpen() const noexcept { return open_.load(std::memory_order_acquire); }
     std::size_t bufferedAmount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     void setIdleTimeout(std::chrono::milliseconds timeout);
     const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return request_; }
     std::uint64_t id() const noexcept { return id_; }
+    /// Heap bytes this connection holds for sending (queue and buffer capacity); tests.
+    std::size_t sendCapacity();
 
     /// Over a server-wide memory budget (ServerState::sendBudget / receiveBudget): closes
     /// the sessions holding the most until the total is under the limit. Any thread; runs
@@ -72,7 +82,17 @@ public:
     bool isWebSocket() const noexcept override { return true; }
 
 protected:
-    // Implemented per stream type; all run on the strand.
+    // --- Stream contract ---------------------------------------------------------------
+    // A subclass moves bytes; everything here runs on the strand.
+    // - doRead(): call onBytes with what arrives, until onBytes returns false. It is called
+    //   again to go on after a pause (resume): it then reads what is there now, since a
+    //   readiness edge may have passed while reading was paused.
+    // - doTryWrite(): write what the transport takes now, never wait; doWrite(): write all,
+    //   waiting for the transport, then call onWriteDone once.
+    // - doCloseSocket(): close (after our close frame, the way RFC 6455 7.1.1 wants for the
+    //   role); idempotent. May set a stream deadline (setStreamDeadline) to linger.
+    // - onReadError() on EOF or an error.
+
     /// Arrange for onBytes/onReadError to be called when data arrives.
     virtual void doRead() = 0;
     /// Write all buffers; call onWriteDone when done. `buffers` stays valid (and the
@@ -96,14 +116,12 @@ protected:
     bool onBytes(char* data, std::size_t size);
     void onReadError(const boost::system::error_code& ec);
     void onWriteDone(const boost::system::error_code& ec);
-    /// Everything ended: tell the listener, release resources.
-    void teardown(CloseStatus status, std::string_view reason);
     /// The peer's close frame has arrived (it sends nothing after it).
-    bool peerSentClose() const noexcept { return closeReceived_; }
+    bool peerSentClose() const noexcept { return close_.closeReceived(); }
 
     /// After teardown the stream may set a deadline of its own (a lingering close):
     /// onStreamDeadline() runs on the strand when it passes. No timer per connection:
-    /// the server's DeadlineSweeper checks every connection's deadline.
+    /// the server's DeadlineWheel holds every connection's deadline.
     void setStreamDeadline(std::chrono::steady_clock::duration after);
     void clearStreamDeadline();
     virtual void onStreamDeadline() {}
@@ -111,40 +129,51 @@ protected:
     ServerState& serverState() const noexcept { return *server_; }
 
     Strand strand_;
-    bool readStopped_ = false;  // strand: no more reads wanted
+    bool readStopped_ = false;  // strand: no reads wanted (closing, or suspended)
 
 private:
-    enum class Phase : std::uint8_t { Header, Payload };
+    // Receiving (strand).
+    /// Runs the assembler over [p, end) and delivers its events, until it needs more input
+    /// or reading stops (suspended, closing).
+    void receive(char*& p, char* end);
+    void deliver(MessageAssembler::Event event);
+    /// Keeps [p, end) for later (suspended while a read still held frames).
+    void hold(const char* p, const char* end);
+    /// Delivers what was held, after resume(); false when reading stopped again.
+    bool releaseHeld();
+    void answerPing(std::string_view payload);
 
-    // Parsing (strand).
-    bool parse(char*& p, char* end);
-    bool startFrame(const std::uint8_t* h, std::size_t headerSize, std::uint64_t length);
-    bool onPayload(char* data, std::size_t size, bool frameEnd);
-    bool onFrameComplete();
-    bool deliverMessageChunk(std::string_view data, bool messageEnd);
-    bool handleControl(std::string_view payload);
-    void fail(CloseStatus status, Errc error, std::string_view why);
-    void closeLocal(CloseStatus status, std::string_view reason);
+    // Closing (strand): everything goes through the CloseState.
+    void apply(CloseState::Actions actions);
+    /// The peer broke the protocol, a listener threw, a budget or timeout ran out: report
+    /// the error and close with the failure's code, not waiting for the peer's answer.
+    void fail(const ProtocolFailure& failure);
+    /// Everything ended: tell the listener, release resources.
+    void teardown();
+    /// Stops taking new sends (a close frame is on its way or the connection is gone).
+    void closeToSends();
 
     // Sending.
-    enum class Admit { Ok, Closed, Full };
-    Admit admit(std::size_t bytes);
+    Errc admit(std::size_t bytes);
     void queued(std::unique_lock<SmallMutex>& lock);
-    bool refuse(Admit why, SendCallback& done);
-    void queueClose(CloseStatus status, std::string_view reason);
+    SendResult refuse(Errc why, SendCallback& done);
+    void queueCloseFrame();
     void flush();
     /// After a batch is written (or failed): callbacks, close progress. False once torn down.
     bool completeWrite(const boost::system::error_code& ec);
     /// sendData of a large payload on the strand with nothing in flight: written straight
     /// from the caller's buffer, only what the socket does not take is copied.
     void writeDirect(Opcode opcode, std::string_view payload);
+    /// Appends a data frame for `payload` to outBuf_ (compressed when negotiated and above
+    /// the threshold); outMutex_ held. Returns the bytes added.
+    std::size_t appendData(Opcode opcode, std::string_view payload);
 
     // Memory accounting against the session's queue and the server's budgets.
     /// Adds `delta` bytes to what this session has queued (buffered_) and to the server's
     /// send budget; asks for enforcement when that goes over its limit.
     void accountQueued(std::ptrdiff_t delta) noexcept;
-    /// The server's receive budget holds message_'s capacity while a message is in
-    /// progress, nothing otherwise.
+    /// The server's receive budget holds the assembler's message buffer while a message is
+    /// in progress, nothing otherwise.
     void accountReceived() noexcept;
     /// Picked by enforceBudget (strand): sheds what this session holds and closes it.
     void shedForBudget(bool send);
@@ -154,9 +183,6 @@ private:
     /// Calls each callback with `result`; a callback that throws (anything) is logged, and
     /// the others still run: user code never unwinds through the I/O thread.
     void completeSends(std::vector<SendCallback>& callbacks, std::error_code result);
-    /// Frees the message being assembled (and the inflater) before a failure closes the
-    /// session: the memory is released now, not after the close handshake.
-    void dropMessage();
 
     // Timers.
     void armTimer();
@@ -178,47 +204,25 @@ private:
     std::uint64_t id_;
     std::chrono::steady_clock::time_point lastActivity_;
     std::chrono::milliseconds idleTimeout_;
-    std::chrono::steady_clock::time_point closeDeadline_{};  // after teardown: the stream's
-    DeadlineSweeper::Node deadline_;  // in the server's sweeper from start() to destruction
+    std::chrono::steady_clock::time_point closeDeadline_{};  // close timeout, or the stream's after teardown
+    std::chrono::steady_clock::time_point messageStarted_{};  // first read of the message in progress
+    DeadlineWheel::Node deadline_;  // on the server's wheel from start() to destruction
 
     std::atomic<bool> open_{true};
     std::atomic<bool> shedding_{false};  // chosen by enforceBudget; not counted again
+    std::atomic<bool> suspended_{false};  // Session::suspend(); onBytes holds what it gets
     std::atomic<std::size_t> buffered_{0};
     std::atomic<std::size_t> receiveHeld_{0};  // this session's share of the receive budget
 
-    // Receive state (strand).
-    Phase phase_ = Phase::Header;
-    std::uint8_t header_[maxFrameHeader];
-    std::uint8_t headerHave_ = 0;
-    std::uint8_t frameOpcode_ = 0;
-    bool frameDelivered_ = false;  // the payload went to the listener without a copy
-    bool discard_ = false;         // data after our close frame is read and dropped
-    bool frameFin_ = false;
-    std::uint8_t maskOffset_ = 0;
-    std::uint8_t messageOpcode_ = 0;  // 0: no data message in progress
-    bool messageCompressed_ = false;
-    std::uint8_t mask_[4] = {};
-    std::uint64_t frameLength_ = 0;
-    std::uint64_t frameRemaining_ = 0;
-    std::size_t messageReceived_ = 0;  // wire bytes of the current message
-    std::chrono::steady_clock::time_point messageStarted_{};  // first frame of the current message
-    /// The size limit of the message in progress (text or binary).
-    std::size_t messageLimit() const noexcept;
-    std::string message_;              // assembled (inflated) message or fragment
-    std::string control_;              // control frame payload
-    Utf8Validator utf8_;
-    std::unique_ptr<Inflater> inflater_;
+    // Protocol state (strand).
+    FrameWriter writer_;
+    MessageAssembler in_;
+    CloseState close_;
+    bool finished_ = false;    // onClose delivered
+    bool connected_ = false;   // onConnect delivered
+    bool timingMessage_ = false;  // messageStarted_ is set
+    std::unique_ptr<std::string> held_;  // input kept while suspended (rare)
     std::unique_ptr<Deflater> deflater_;  // guarded by outMutex_
-
-    // Close state (strand).
-    bool closeSent_ = false;       // a close frame is queued
-    bool closeWritten_ = false;
-    bool closeReceived_ = false;
-    bool closeAfterWrite_ = false;  // close the socket once the close frame is out
-    bool finished_ = false;         // onClose delivered
-    bool connected_ = false;        // onConnect delivered
-    CloseStatus closeStatus_ = CloseStatus::Abnormal;
-    std::string closeReason_;
 
     // Send queue: guarded by outMutex_ (sends come from any thread).
     struct Segment {
@@ -231,6 +235,7 @@ private:
     std::vector<SendCallback> outCallbacks_;
     bool outClosed_ = false;      // no more sends accepted
     bool outCloseQueued_ = false; // the close frame is in outBuf_
+    bool drainWanted_ = false;    // backpressure happened: onDrain once the queue is empty
     /// The answer to the most recent ping, not yet in outBuf_: flush() appends it. One at
     /// most (RFC 6455 5.5.3), so a peer that pings and never reads costs nothing more.
     std::unique_ptr<std::string> pendingPong_;
@@ -254,6 +259,11 @@ private:
     static std::size_t gather(const WriteBatch& b, std::vector<boost::asio::const_buffer>& iov);
     WriteBatch& batch() { return inflight_ ? *inflight_ : threadBatch(); }
     std::unique_ptr<WriteBatch> inflight_;
+};
+
+/// The connection behind a Session (null once it is gone): for tests of internals.
+struct SessionAccess {
+    static std::shared_ptr<WsConnection> connection(const Session& s) { return s.connection_.lock(); }
 };
 
 }  // namespace wharf::detail

@@ -100,6 +100,8 @@ public:
     bool parsing() const noexcept { return phase_ == Phase::Open || (phase_ == Phase::CloseSent && !failing_); }
     /// Data messages are delivered (after our close frame they are dropped).
     bool deliversData() const noexcept { return phase_ == Phase::Open; }
+    /// The peer's close frame has arrived (it sends nothing after it, RFC 6455 5.5.1).
+    bool closeReceived() const noexcept { return closeReceived_; }
     /// Both close frames were exchanged.
     bool handshakeDone() const noexcept { return closeWritten_ && closeReceived_; }
 

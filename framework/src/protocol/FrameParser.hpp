@@ -87,6 +87,12 @@ public:
     /// Failed event: what to close with.
     const ProtocolFailure& failure() const noexcept;
     bool failed() const noexcept { return state_ == State::Failed; }
+    /// A data message has begun and not ended: inside a data frame's payload, or between
+    /// the frames of a fragmented message.
+    bool inDataMessage() const noexcept
+    {
+        return fragmented_ || (state_ == State::Payload && !isControl(static_cast<std::uint8_t>(header_.opcode)));
+    }
     Role role() const noexcept { return role_; }
 
     void setMaxFrameSize(std::uint64_t bytes) noexcept { maxFrameSize_ = bytes; }

@@ -93,8 +93,13 @@ public:
     /// Frees the message buffer and the inflater (at the end of the connection).
     void releaseMemory() noexcept;
     const FrameParser& parser() const noexcept { return parser_; }
+    /// A data message is in progress (its first frame has begun, its last not ended).
+    bool inMessage() const noexcept { return parser_.inDataMessage(); }
+    /// Heap bytes held for the message being assembled (what a receive budget counts).
+    std::size_t heldBytes() const noexcept { return message_.capacity() > minHeap ? message_.capacity() : 0; }
 
 private:
+    static constexpr std::size_t minHeap = std::string().capacity();  // the short-string buffer
     /// Payload handling: an event to return, or NeedMore to go on parsing.
     Event onPayload();
     Event onHeader();

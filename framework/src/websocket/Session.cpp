@@ -3,6 +3,12 @@
 #include "detail/WsConnection.hpp"
 
 namespace wharf {
+
+/// The one way into a Message's prepared frame (the public header does not show it).
+struct detail::MessageAccess {
+    static const std::shared_ptr<const PreparedFrame>& frame(const Message& m) noexcept { return m.frame_; }
+};
+
 namespace {
 
 std::shared_ptr<const detail::PreparedFrame> prepare(detail::Opcode opcode, std::string_view payload)
@@ -22,11 +28,11 @@ std::string_view asChars(std::span<const std::byte> data) noexcept
 
 /// Runs `f` on the live connection, or refuses with SessionClosed.
 template <class F>
-bool withConnection(const std::weak_ptr<detail::WsConnection>& weak, SendCallback& done, F&& f)
+SendResult withConnection(const std::weak_ptr<detail::WsConnection>& weak, SendCallback& done, F&& f)
 {
     if (auto c = weak.lock()) return f(*c);
     if (done) done(make_error_code(Errc::SessionClosed));
-    return false;
+    return SendResult(Errc::SessionClosed);
 }
 
 }  // namespace
@@ -56,48 +62,58 @@ Session::Session(std::shared_ptr<detail::WsConnection> connection)
 {
 }
 
-bool Session::sendText(std::string_view text, SendCallback done) const
+SendResult Session::sendText(std::string_view text, SendCallback done) const
 {
     return withConnection(connection_, done,
                           [&](detail::WsConnection& c) { return c.sendData(detail::Opcode::Text, text, done); });
 }
 
-bool Session::sendBinary(std::string_view data, SendCallback done) const
+SendResult Session::sendBinary(std::string_view data, SendCallback done) const
 {
     return withConnection(connection_, done,
                           [&](detail::WsConnection& c) { return c.sendData(detail::Opcode::Binary, data, done); });
 }
 
-bool Session::sendBinary(std::span<const std::byte> data, SendCallback done) const
+SendResult Session::sendBinary(std::span<const std::byte> data, SendCallback done) const
 {
     return sendBinary(asChars(data), std::move(done));
 }
 
-bool Session::send(const Message& message, SendCallback done) const
+SendResult Session::send(const Message& message, SendCallback done) const
 {
-    if (!message.frame()) {
+    const auto& frame = detail::MessageAccess::frame(message);
+    if (!frame) {
         if (done) done(make_error_code(Errc::InvalidArgument));
-        return false;
+        return SendResult(Errc::InvalidArgument);
     }
-    return withConnection(connection_, done,
-                          [&](detail::WsConnection& c) { return c.sendPrepared(message.frame(), done); });
+    return withConnection(connection_, done, [&](detail::WsConnection& c) { return c.sendPrepared(frame, done); });
 }
 
-bool Session::sendPing(std::string_view payload, SendCallback done) const
+SendResult Session::sendPing(std::string_view payload, SendCallback done) const
 {
     return withConnection(connection_, done,
                           [&](detail::WsConnection& c) { return c.sendControl(detail::Opcode::Ping, payload, done); });
 }
 
-bool Session::sendPong(std::string_view payload, SendCallback done) const
+SendResult Session::sendPong(std::string_view payload, SendCallback done) const
 {
     return withConnection(connection_, done,
                           [&](detail::WsConnection& c) { return c.sendControl(detail::Opcode::Pong, payload, done); });
 }
 
-void Session::close(CloseStatus status, std::string_view reason) const
+void Session::close(CloseStatus status, std::string_view reason, CloseMode mode) const
 {
-    if (auto c = connection_.lock()) c->close(status, reason);
+    if (auto c = connection_.lock()) c->close(status, reason, mode);
+}
+
+void Session::suspend() const
+{
+    if (auto c = connection_.lock()) c->suspend();
+}
+
+void Session::resume() const
+{
+    if (auto c = connection_.lock()) c->resume();
 }
 
 void Session::disconnect() const

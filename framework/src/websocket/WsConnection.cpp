@@ -19,6 +19,10 @@ std::atomic<std::uint64_t> nextConnectionId{0};
 // Buffers that grew past this for one large message are released afterwards, so an
 // idle connection does not keep the memory of its largest message.
 constexpr std::size_t keepCapacity = 64 * 1024;
+// The send buffer a connection keeps between writes. Its writes are made from the thread's
+// batch, whose buffer it gets back in exchange: a larger one goes, so that capacity built
+// up by other connections' bursts does not stay with this one while it idles.
+constexpr std::size_t keepSendCapacity = 1024;
 // Shared frames up to this size are copied into the write buffer (cheaper than an iovec).
 constexpr std::size_t copySharedBelow = 2048;
 // ... while the session's queue is shorter than this.
@@ -27,25 +31,23 @@ constexpr std::size_t copyWhileQueueBelow = 16 * 1024;
 // caller's memory (no copy into the send buffer) when the socket takes them at once.
 constexpr std::size_t directWriteMin = 8 * 1024;
 
-void releaseIfLarge(std::string& s)
+void releaseIfLarge(std::string& s, std::size_t keep = keepCapacity)
 {
-    if (s.capacity() > keepCapacity) std::string().swap(s);
+    if (s.capacity() > keep) std::string().swap(s);
 }
 
-/// A close reason must fit a control frame (125 - 2 bytes of code) and be UTF-8.
-std::string clampReason(std::string_view reason)
+MessageLimits limitsOf(const WebSocketPolicy& policy)
 {
-    if (reason.size() > maxControlPayload - 2) {
-        reason = reason.substr(0, maxControlPayload - 2);
-        // Cut back to a code-point boundary.
-        while (!reason.empty() && !isValidUtf8(reason)) reason.remove_suffix(1);
-    }
-    return isValidUtf8(reason) ? std::string(reason) : std::string();
+    return {policy.maxTextMessageSize, policy.maxBinaryMessageSize, policy.maxFrameSize};
 }
 
-}  // namespace
+/// Deflater for our side of `role`: its window and context takeover are our side's.
+std::unique_ptr<Deflater> makeDeflater(const DeflateParams& p, Role role)
+{
+    return role == Role::Server ? std::make_unique<Deflater>(p.serverMaxWindowBits, p.memLevel, p.serverNoContextTakeover)
+                                : std::make_unique<Deflater>(p.clientMaxWindowBits, p.memLevel, p.clientNoContextTakeover);
+}
 
-namespace {
 // The connection whose handler is running on this thread and will flush before it
 // returns (onBytes, start, a flush's own callbacks): its sends need no posted flush.
 // Not the strand test: connections share strands (StrandPool), so being on this
@@ -59,20 +61,24 @@ struct FlushScope {
     FlushScope& operator=(const FlushScope&) = delete;
     WsConnection* previous;
 };
+
 }  // namespace
 
-WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
+WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action, Role role)
     : strand_(std::move(strand)),
       server_(std::move(server)),
       request_(std::move(action.request)),
       policy_(std::move(action.policy)),
       deflate_(action.deflate ? std::make_unique<const DeflateParams>(*action.deflate) : nullptr),
       listener_(std::move(action.listener)),
+      partial_(dynamic_cast<WebSocketPartialListener*>(listener_.get())),
+      pingPong_(dynamic_cast<WebSocketPingPongListener*>(listener_.get())),
       id_(++nextConnectionId),
-      idleTimeout_(policy_->idleTimeout)
+      idleTimeout_(policy_->idleTimeout),
+      writer_(role),
+      in_(role, limitsOf(*policy_), deflate_.get(), partial_ != nullptr),
+      close_(role)
 {
-    partial_ = dynamic_cast<WebSocketPartialListener*>(listener_.get());
-    pingPong_ = dynamic_cast<WebSocketPingPongListener*>(listener_.get());
     deadline_.fire = &WsConnection::fireDeadline;
     deadline_.owner = this;
 }
@@ -99,13 +105,10 @@ void WsConnection::callListener(F&& f)
     if (what) text = what;
     log::error("ws {} {}: listener threw: {}", id_, request_->remoteAddress(), text);
     reportError(make_error_code(Errc::ListenerThrew), "listener threw: " + text);
-    if (!closeSent_) {
-        readStopped_ = true;
-        closeAfterWrite_ = true;
-        closeStatus_ = CloseStatus::InternalError;
-        closeReason_ = "internal error";
-        queueClose(CloseStatus::InternalError, closeReason_);
-    }
+    if (!close_.canSend()) return;
+    // The peer learns only that something went wrong, not what.
+    closeToSends();
+    apply(close_.fail(ProtocolFailure{CloseStatus::InternalError, Errc::ListenerThrew, "internal error"}));
 }
 
 void WsConnection::reportError(std::error_code code, std::string message)
@@ -133,7 +136,7 @@ void WsConnection::start(std::string_view early)
     armTimer();
     connected_ = true;
     callListener([&] { listener_->onConnect(Session(shared_from_this())); });
-    if (server_->stopping.load()) closeLocal(CloseStatus::GoingAway, "server stopping");
+    if (server_->stopping.load()) apply(close_.close(CloseStatus::GoingAway, "server stopping"));
     if (!early.empty() && !readStopped_) {
         std::string copy(early);
         onBytes(copy.data(), copy.size());  // flushes
@@ -143,16 +146,19 @@ void WsConnection::start(std::string_view early)
     if (!readStopped_) doRead();
 }
 
-void WsConnection::teardown(CloseStatus status, std::string_view reason)
+void WsConnection::teardown()
 {
     if (finished_) return;
     readStopped_ = true;
     open_.store(false, std::memory_order_release);
-    DeadlineSweeper::clear(deadline_);
+    DeadlineWheel::clear(deadline_);
     closeDeadline_ = Clock::time_point::max();
     doCloseSocket();
     auto unsent = discardQueue();
-    log::debug("ws {} {}: closed {} ({}) {}", id_, request_->remoteAddress(), static_cast<int>(status), closeStatusName(status), reason);
+    const CloseStatus status = close_.status();
+    const std::string& reason = close_.reason();
+    log::debug("ws {} {}: closed {} ({}) {}", id_, request_->remoteAddress(), static_cast<int>(status),
+               closeStatusName(status), reason);
     if (connected_) {
         try {
             listener_->onClose(status, reason);
@@ -163,55 +169,86 @@ void WsConnection::teardown(CloseStatus status, std::string_view reason)
         }
     }
     finished_ = true;
-    completeSends(unsent, make_error_code(Errc::SessionClosed));
+    // Counted down before anything else user code runs: stop() waits for this count.
+    server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
     listener_.reset();
-    inflater_.reset();
+    in_.releaseMemory();
+    held_.reset();
     {
         std::lock_guard lock(outMutex_);
         deflater_.reset();
     }
-    std::string().swap(message_);
-    messageOpcode_ = 0;
     accountReceived();
-    server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
+    completeSends(unsent, make_error_code(Errc::SessionClosed));
 }
 
-void WsConnection::gracefulClose() { close(CloseStatus::GoingAway, "server stopping"); }
+void WsConnection::apply(CloseState::Actions actions)
+{
+    if (actions.sendClose) queueCloseFrame();
+    if (actions.armTimer) {
+        closeDeadline_ = Clock::now() + policy_->closeTimeout;
+        armTimer();
+    }
+    if (!close_.parsing()) readStopped_ = true;  // nothing after a close frame or a failure is read
+    if (!close_.deliversData()) in_.discardData();
+    if (actions.finish) teardown();
+}
+
+void WsConnection::closeToSends()
+{
+    {
+        std::lock_guard lock(outMutex_);
+        outClosed_ = true;
+    }
+    open_.store(false, std::memory_order_release);
+}
+
+void WsConnection::fail(const ProtocolFailure& failure)
+{
+    if (finished_) return;
+    log::debug("ws {} {}: failing with {}: {}", id_, request_->remoteAddress(), static_cast<int>(failure.status),
+               failure.reason);
+    const bool first = close_.canSend();  // report the first failure only
+    closeToSends();
+    if (first) reportError(make_error_code(failure.error), failure.reason);
+    apply(close_.fail(failure));
+}
+
+void WsConnection::gracefulClose() { close(CloseStatus::GoingAway, "server stopping", CloseMode::AfterQueued); }
 
 void WsConnection::forceClose()
 {
-    net::post(strand_, [self = shared_from_this()] { self->teardown(CloseStatus::GoingAway, "server stopped"); });
+    net::post(strand_, [self = shared_from_this()] {
+        self->apply(self->close_.abort(CloseStatus::GoingAway, "server stopped"));
+    });
 }
 
 void WsConnection::disconnect()
 {
-    net::post(strand_, [self = shared_from_this()] { self->teardown(CloseStatus::Abnormal, "disconnected"); });
+    net::post(strand_, [self = shared_from_this()] {
+        self->apply(self->close_.abort(CloseStatus::Abnormal, "disconnected"));
+    });
 }
 
-void WsConnection::close(CloseStatus status, std::string_view reason)
+void WsConnection::close(CloseStatus status, std::string_view reason, CloseMode mode)
 {
-    {
+    std::vector<SendCallback> dropped;
+    if (mode == CloseMode::DiscardQueued) {
+        dropped = discardQueue();  // (also closes the queue to new sends)
+    } else {
         std::lock_guard lock(outMutex_);
         if (outClosed_) return;
         outClosed_ = true;  // sends after close() fail; those before it go out first
     }
     open_.store(false, std::memory_order_release);
-    net::post(strand_, [self = shared_from_this(), status, r = std::string(reason)] {
-        self->closeLocal(status, r);
+    net::post(strand_, [self = shared_from_this(), status, r = std::string(reason), d = std::move(dropped)]() mutable {
+        self->completeSends(d, make_error_code(Errc::SessionClosed));
+        if (self->finished_) return;
+        if (!isValidWireCloseCode(static_cast<std::uint16_t>(status)))
+            log::warn("ws {}: close({}) is not a valid close code; sending 1011", self->id_, static_cast<int>(status));
+        self->apply(self->close_.close(status, r));
         self->flush();
     });
-}
-
-void WsConnection::closeLocal(CloseStatus status, std::string_view reason)
-{
-    if (closeSent_ || finished_) return;
-    if (!isValidWireCloseCode(static_cast<std::uint16_t>(status))) {
-        log::warn("ws {}: close({}) is not a valid close code; sending 1011", id_, static_cast<int>(status));
-        status = CloseStatus::InternalError;
-    }
-    closeStatus_ = status;
-    closeReason_ = clampReason(reason);
-    queueClose(status, closeReason_);
 }
 
 void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
@@ -224,39 +261,83 @@ void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
 }
 
 // ---------------------------------------------------------------------------------------
-// Timer: one per connection, serving the idle timeout and the close timeout. It is not
+// Flow control
+
+void WsConnection::suspend()
+{
+    suspended_.store(true, std::memory_order_release);
+    std::lock_guard lock(outMutex_);
+    if (buffered_.load(std::memory_order_relaxed) > 0) drainWanted_ = true;
+}
+
+void WsConnection::resume()
+{
+    if (!suspended_.exchange(false, std::memory_order_acq_rel)) return;
+    net::post(strand_, [self = shared_from_this()] {
+        if (self->finished_ || self->suspended_.load(std::memory_order_acquire) || !self->close_.parsing()) return;
+        FlushScope scope(self.get());
+        self->readStopped_ = false;
+        const bool more = self->releaseHeld();
+        self->flush();
+        if (more && !self->readStopped_) self->doRead();
+    });
+}
+
+void WsConnection::hold(const char* p, const char* end)
+{
+    if (p == end) return;
+    if (!held_) held_ = std::make_unique<std::string>();
+    held_->append(p, end);
+}
+
+bool WsConnection::releaseHeld()
+{
+    if (!held_ || held_->empty()) return !readStopped_;
+    // Parsed from a buffer of its own: what arrives while these are delivered (a suspend
+    // again) is appended to held_.
+    auto input = std::move(held_);
+    char* p = input->data();
+    receive(p, p + input->size());
+    if (p != input->data() + input->size()) {
+        hold(p, input->data() + input->size());
+    }
+    return !readStopped_;
+}
+
+// ---------------------------------------------------------------------------------------
+// Timer: one per connection, serving the idle, message and close timeouts. It is not
 // re-armed on every frame: when it fires early (there was activity) it is set again.
 
 void WsConnection::armTimer()
 {
     Clock::time_point deadline = Clock::time_point::max();
-    if (closeSent_) {
+    if (!close_.canSend()) {
         deadline = closeDeadline_;
     } else {
         if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
-        if (messageOpcode_ != 0 && policy_->messageTimeout.count() > 0)
+        if (timingMessage_ && policy_->messageTimeout.count() > 0)
             deadline = std::min(deadline, messageStarted_ + policy_->messageTimeout);
     }
-    if (deadline == Clock::time_point::max()) DeadlineSweeper::clear(deadline_);
-    else DeadlineSweeper::set(deadline_, deadline);
+    if (deadline == Clock::time_point::max()) DeadlineWheel::clear(deadline_);
+    else DeadlineWheel::set(deadline_, deadline);
 }
 
 void WsConnection::setStreamDeadline(Clock::duration after)
 {
     server_->deadlines.link(deadline_);  // (linked already unless start() never ran)
     closeDeadline_ = Clock::now() + after;
-    DeadlineSweeper::set(deadline_, closeDeadline_);
+    DeadlineWheel::set(deadline_, closeDeadline_);
 }
 
 void WsConnection::clearStreamDeadline()
 {
     closeDeadline_ = Clock::time_point::max();
-    DeadlineSweeper::clear(deadline_);
+    DeadlineWheel::clear(deadline_);
 }
 
 void WsConnection::fireDeadline(void* connection)
 {
-    // The sweeper's lock is held: a connection being destroyed waits in unlink(), so the
+    // The wheel's lock is held: a connection being destroyed waits in unlink(), so the
     // object is intact, and lock() fails once its last owner is gone.
     auto& c = *static_cast<WsConnection*>(connection);
     if (auto self = c.weak_from_this().lock()) net::post(c.strand_, [self = std::move(self)] { self->onTimer(); });
@@ -269,31 +350,31 @@ void WsConnection::onTimer()
     if (finished_) {
         if (closeDeadline_ == Clock::time_point::max()) return;
         if (Clock::now() >= closeDeadline_) onStreamDeadline();
-        else DeadlineSweeper::set(deadline_, closeDeadline_);
+        else DeadlineWheel::set(deadline_, closeDeadline_);
         return;
     }
+    FlushScope scope(this);
     const auto now = Clock::now();
-    if (closeSent_) {
+    if (!close_.canSend()) {
         if (now >= closeDeadline_) {
-            log::debug("ws {}: no close frame from the peer within {} ms", id_, policy_->closeTimeout.count());
-            teardown(closeStatus_, closeReason_);
+            const auto actions = close_.timeout();
+            if (close_.error() == Errc::CloseTimeout)
+                reportError(make_error_code(Errc::CloseTimeout),
+                            fmt::format("no close frame from the peer within {} ms", policy_->closeTimeout.count()));
+            apply(actions);
             return;
         }
     } else if (idleTimeout_.count() > 0 && now >= lastActivity_ + idleTimeout_) {
         log::debug("ws {} {}: idle for {} ms, closing", id_, request_->remoteAddress(), idleTimeout_.count());
-        {
-            std::lock_guard lock(outMutex_);
-            outClosed_ = true;
-        }
-        open_.store(false, std::memory_order_release);
-        closeLocal(CloseStatus::GoingAway, "idle timeout");
+        closeToSends();
+        apply(close_.close(CloseStatus::GoingAway, "idle timeout"));
         flush();
-        return;  // queueClose armed the close deadline
-    } else if (messageOpcode_ != 0 && policy_->messageTimeout.count() > 0 &&
-               now >= messageStarted_ + policy_->messageTimeout) {
-        dropMessage();
-        fail(CloseStatus::PolicyViolation, Errc::MessageTimeout,
-             fmt::format("message not complete within {} ms", policy_->messageTimeout.count()));
+        return;
+    } else if (timingMessage_ && policy_->messageTimeout.count() > 0 && now >= messageStarted_ + policy_->messageTimeout) {
+        in_.releaseMemory();
+        accountReceived();
+        fail(ProtocolFailure{CloseStatus::PolicyViolation, Errc::MessageTimeout,
+                             fmt::format("message not complete within {} ms", policy_->messageTimeout.count())});
         flush();
         return;
     }
@@ -307,19 +388,14 @@ void WsConnection::onReadError(const boost::system::error_code& ec)
 {
     if (finished_) return;
     readStopped_ = true;
-    if (ec == net::error::operation_aborted) {
-        teardown(closeStatus_, closeReason_);
+    const bool eof = ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::operation_aborted;
+    if (!eof && close_.canSend()) {
+        // (The conversion keeps the category: a TLS error stays an SSL error, not errno.)
+        reportError(static_cast<std::error_code>(ec), ec.message());
+        apply(close_.abort(CloseStatus::Abnormal, ec.message()));
         return;
     }
-    const bool eof = ec == net::error::eof || ec == net::error::connection_reset;
-    if (closeSent_ && eof) {
-        // The peer closed TCP after (or instead of) answering our close frame.
-        teardown(closeStatus_, closeReason_);
-        return;
-    }
-    // (The conversion keeps the category: a TLS error stays an SSL error, not errno.)
-    if (!eof) reportError(static_cast<std::error_code>(ec), ec.message());
-    teardown(CloseStatus::Abnormal, eof ? "connection closed without a close frame" : ec.message());
+    apply(close_.transportClosed());
 }
 
 bool WsConnection::onBytes(char* data, std::size_t size)
@@ -327,351 +403,134 @@ bool WsConnection::onBytes(char* data, std::size_t size)
     FlushScope scope(this);
     lastActivity_ = Clock::now();
     char* p = data;
-    parse(p, data + size);
+    if (held_ && !held_->empty()) {
+        // Suspended before: what came first is delivered first.
+        hold(p, data + size);
+        p = data + size;
+        if (!suspended_.load(std::memory_order_acquire)) releaseHeld();
+    } else {
+        receive(p, data + size);
+    }
+    if (p != data + size && !finished_ && suspended_.load(std::memory_order_acquire)) hold(p, data + size);
     flush();
     return !readStopped_;
 }
 
-void WsConnection::fail(CloseStatus status, Errc error, std::string_view why)
+void WsConnection::receive(char*& p, char* const end)
 {
-    log::debug("ws {} {}: failing with {}: {}", id_, request_->remoteAddress(), static_cast<int>(status), why);
-    readStopped_ = true;
-    closeAfterWrite_ = true;
-    if (closeSent_) {
-        if (closeWritten_) teardown(closeStatus_, closeReason_);
-        return;
-    }
-    {
-        std::lock_guard lock(outMutex_);
-        outClosed_ = true;
-    }
-    open_.store(false, std::memory_order_release);
-    reportError(make_error_code(error), std::string(why));
-    closeStatus_ = status;
-    closeReason_ = clampReason(why);
-    queueClose(status, closeReason_);
-}
-
-bool WsConnection::parse(char*& p, char* const end)
-{
-    while (p < end && !readStopped_) {
-        if (phase_ == Phase::Header) {
-            const std::uint8_t* h;
-            std::size_t headerSize;
-            if (headerHave_ == 0 && end - p >= 2 &&
-                end - p >= static_cast<std::ptrdiff_t>(
-                               2 + ((p[1] & 0x7F) == 126 ? 2 : (p[1] & 0x7F) == 127 ? 8 : 0) + 4)) {
-                h = reinterpret_cast<const std::uint8_t*>(p);  // whole header in the buffer
-            } else {
-                // Collect the header across reads.
-                while (p < end && headerHave_ < 2) header_[headerHave_++] = static_cast<std::uint8_t>(*p++);
-                if (headerHave_ < 2) return true;
-                const std::size_t want = 2 + ((header_[1] & 0x7F) == 126 ? 2 : (header_[1] & 0x7F) == 127 ? 8 : 0) +
-                                         ((header_[1] & 0x80) ? 4 : 0);
-                while (p < end && headerHave_ < want) header_[headerHave_++] = static_cast<std::uint8_t>(*p++);
-                if (headerHave_ < want) {
-                    if (!(header_[1] & 0x80)) break;  // unmasked: fail below without waiting
-                    return true;
-                }
-                h = header_;
-            }
-            const std::uint8_t len7 = h[1] & 0x7F;
-            std::uint64_t length = len7;
-            std::size_t at = 2;
-            if (len7 == 126) {
-                length = (std::uint64_t(h[2]) << 8) | h[3];
-                at = 4;
-            } else if (len7 == 127) {
-                length = 0;
-                for (int i = 0; i < 8; ++i) length = (length << 8) | h[2 + i];
-                at = 10;
-            }
-            headerSize = at + ((h[1] & 0x80) ? 4 : 0);
-            if (h == header_) headerHave_ = 0;
-            else p += headerSize;
-            if (!startFrame(h, at, length)) return false;
-            if (frameRemaining_ == 0) {
-                // An empty frame still ends its message: a compressed message must see
-                // its end (RFC 7692 7.2.2 tail) even when the final fragment is empty.
-                if (!onPayload(p, 0, true)) return false;
-                if (!onFrameComplete()) return false;
-                continue;
-            }
-            phase_ = Phase::Payload;
+    while (!readStopped_) {
+        if (suspended_.load(std::memory_order_acquire)) {
+            readStopped_ = true;  // until resume(); the rest of this input is held
+            break;
         }
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(frameRemaining_, end - p));
-        maskOffset_ = static_cast<std::uint8_t>(applyMask(p, n, mask_, maskOffset_));
-        frameRemaining_ -= n;
-        const bool frameEnd = frameRemaining_ == 0;
-        char* chunk = p;
-        p += n;
-        if (!onPayload(chunk, n, frameEnd)) return false;
-        if (frameEnd) {
-            phase_ = Phase::Header;
-            if (!onFrameComplete()) return false;
+        const auto event = in_.next(p, end);
+        if (event == MessageAssembler::Event::NeedMore) break;
+        deliver(event);
+    }
+    // The message timeout runs from the read that began a message to its end.
+    if (in_.inMessage()) {
+        if (!timingMessage_ && policy_->messageTimeout.count() > 0) {
+            timingMessage_ = true;
+            messageStarted_ = lastActivity_;
+            // One deadline per connection: bring it forward if this one is sooner.
+            const auto due = messageStarted_ + policy_->messageTimeout;
+            if (deadline_.due.load(std::memory_order_relaxed) > due.time_since_epoch().count())
+                DeadlineWheel::set(deadline_, due);
         }
-    }
-    if (headerHave_ >= 2 && !(header_[1] & 0x80) && !readStopped_) {
-        fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked");
-        return false;
-    }
-    return !readStopped_;
-}
-
-bool WsConnection::startFrame(const std::uint8_t* h, std::size_t maskAt, std::uint64_t length)
-{
-    const bool fin = h[0] & 0x80;
-    const bool rsv1 = h[0] & 0x40;
-    const std::uint8_t op = h[0] & 0x0F;
-    if (!(h[1] & 0x80)) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "client frames must be masked"), false;
-    if (length >> 63)  // RFC 6455 5.2: the most significant bit of a 64-bit length MUST be 0
-        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "64-bit payload length with the top bit set"), false;
-    // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
-    if (((h[1] & 0x7F) == 126 && length < 126) || ((h[1] & 0x7F) == 127 && length <= 0xFFFF))
-        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "payload length not in its minimal encoding"), false;
-    if (h[0] & 0x30)
-        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV2/RSV3 set without a negotiated extension"), false;
-    if (!isKnownOpcode(op))
-        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, fmt::format("reserved opcode {:#x}", op)), false;
-    if (isControl(op)) {
-        if (!fin) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "fragmented control frame"), false;
-        if (length > maxControlPayload)
-            return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "control frame payload over 125 bytes"), false;
-        if (rsv1) return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV1 set on a control frame"), false;
-        control_.clear();
     } else {
-        if (op == static_cast<std::uint8_t>(Opcode::Continuation)) {
-            if (messageOpcode_ == 0)
-                return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "continuation frame without a message"), false;
-            if (rsv1)
-                return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "RSV1 set on a continuation frame"), false;
-        } else {
-            if (messageOpcode_ != 0)
-                return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
-                            "new data frame inside a fragmented message"), false;
-            if (rsv1 && !deflate_)
-                return fail(CloseStatus::ProtocolError, Errc::ProtocolError,
-                            "RSV1 set without permessage-deflate"), false;
-            messageOpcode_ = op;
-            messageCompressed_ = rsv1;
-            messageReceived_ = 0;
-            messageStarted_ = lastActivity_;  // (this read's time)
-            if (policy_->messageTimeout.count() > 0) {
-                // The sweeper fires once per deadline: bring it forward if this one is sooner.
-                const auto due = (messageStarted_ + policy_->messageTimeout).time_since_epoch().count();
-                if (deadline_.due.load(std::memory_order_relaxed) > due) DeadlineSweeper::set(deadline_, messageStarted_ + policy_->messageTimeout);
-            }
-            utf8_.reset();
-            message_.clear();
-        }
-        // A compressed frame may carry a little more than its share of the inflated
-        // message (deflate overhead on incompressible data): same slack as below.
-        const std::size_t frameLimit =
-            messageCompressed_ ? policy_->maxFrameSize + policy_->maxFrameSize / 64 + 64 : policy_->maxFrameSize;
-        if (length > frameLimit)
-            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("frame of {} bytes exceeds the limit of {}", length, policy_->maxFrameSize)), false;
-        messageReceived_ += length;
-        // Compressed messages are limited by their inflated size; the wire size only
-        // needs a bound, as deflate can expand incompressible data a little.
-        const std::size_t wireLimit = messageCompressed_ ? messageLimit() + messageLimit() / 64 + 64 : messageLimit();
-        if (messageReceived_ > wireLimit)
-            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("message exceeds the limit of {} bytes", messageLimit())), false;
-        discard_ = closeSent_;
+        timingMessage_ = false;
     }
-    frameOpcode_ = op;
-    frameFin_ = fin;
-    frameLength_ = length;
-    frameRemaining_ = length;
-    frameDelivered_ = false;
-    std::memcpy(mask_, h + maskAt, 4);
-    maskOffset_ = 0;
-    return true;
-}
-
-bool WsConnection::onPayload(char* data, std::size_t size, bool frameEnd)
-{
-    if (isControl(frameOpcode_)) {
-        control_.append(data, size);
-        return true;
-    }
-    if (discard_) return true;
-    const bool text = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text);
-    const bool messageEnd = frameEnd && frameFin_;
-    if (messageCompressed_) {
-        if (!inflater_) inflater_ = std::make_unique<Inflater>(deflate_->clientNoContextTakeover);
-        const std::size_t before = message_.size();
-        switch (inflater_->inflate(std::string_view(data, size), message_, messageLimit(), messageEnd)) {
-        case Inflater::Result::Ok: break;
-        case Inflater::Result::TooBig:
-            return fail(CloseStatus::MessageTooBig, Errc::MessageTooBig,
-                        fmt::format("inflated message exceeds the limit of {} bytes", messageLimit())), false;
-        case Inflater::Result::Error:
-            return fail(CloseStatus::InvalidPayload, Errc::CompressionError, "invalid permessage-deflate data"), false;
-        }
-        accountReceived();
-        if (text && !utf8_.feed(std::string_view(message_).substr(before)))
-            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
-        return true;
-    }
-    const std::string_view chunk(data, size);
-    if (text && !utf8_.feed(chunk))
-        return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message is not valid UTF-8"), false;
-    if (frameEnd && size == frameLength_ && message_.empty() && (frameFin_ || partial_)) {
-        // The whole frame is in the read buffer: hand it over without copying. A partial
-        // text fragment keeps an unfinished code point back for the next fragment.
-        frameDelivered_ = true;
-        const std::size_t keep = text && !frameFin_ ? utf8_.pendingBytes() : 0;
-        if (!deliverMessageChunk(chunk.substr(0, size - keep), frameFin_)) return false;
-        message_.append(chunk.substr(size - keep));
-        return true;
-    }
-    message_.append(chunk);
     accountReceived();
-    return true;
 }
 
-bool WsConnection::onFrameComplete()
+void WsConnection::deliver(MessageAssembler::Event event)
 {
-    if (isControl(frameOpcode_)) return handleControl(control_);
-    if (discard_) {
-        if (frameFin_) messageOpcode_ = 0;
-        return true;
+    using Event = MessageAssembler::Event;
+    switch (event) {
+    case Event::Text:
+        if (partial_) callListener([&] { partial_->onTextFragment(in_.data(), in_.last()); });
+        else callListener([&] { listener_->onText(in_.data()); });
+        break;
+    case Event::Binary:
+        if (partial_) callListener([&] { partial_->onBinaryFragment(in_.bytes(), in_.last()); });
+        else callListener([&] { listener_->onBinary(in_.bytes()); });
+        break;
+    case Event::Ping:
+        answerPing(in_.data());
+        if (pingPong_) callListener([&] { pingPong_->onPing(in_.bytes()); });
+        break;
+    case Event::Pong:
+        if (pingPong_) callListener([&] { pingPong_->onPong(in_.bytes()); });
+        break;
+    case Event::Close: {
+        const bool closing = !close_.canSend();
+        const auto actions = close_.receivedClose(in_.data());
+        closeToSends();
+        // An invalid close frame fails the connection (1002 / 1007).
+        if (close_.error() && !closing) reportError(make_error_code(*close_.error()), close_.reason());
+        readStopped_ = true;  // nothing after a close frame is processed
+        apply(actions);
+        break;
     }
-    if (!frameDelivered_) {
-        if (partial_) {
-            // Hold back an unfinished code point for the next fragment.
-            const std::size_t keep = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text) ? utf8_.pendingBytes() : 0;
-            if (!deliverMessageChunk(std::string_view(message_).substr(0, message_.size() - keep), frameFin_)) return false;
-            message_.erase(0, message_.size() - keep);
-        } else if (frameFin_) {
-            if (!deliverMessageChunk(message_, true)) return false;
-        }
+    case Event::Failed: fail(in_.failure()); break;
+    case Event::NeedMore: break;
     }
-    if (frameFin_) {
-        messageOpcode_ = 0;
-        message_.clear();
-        releaseIfLarge(message_);
-        accountReceived();
-    }
-    return !readStopped_;
 }
 
-bool WsConnection::deliverMessageChunk(std::string_view data, bool messageEnd)
+void WsConnection::answerPing(std::string_view payload)
 {
-    const bool text = messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text);
-    if (text && messageEnd && !utf8_.complete())
-        return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "text message ends inside a code point"), false;
-    if (closeSent_) return true;  // nothing is delivered once we are closing
-    const auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size());
-    if (partial_) {
-        if (text) callListener([&] { partial_->onTextFragment(data, messageEnd); });
-        else callListener([&] { partial_->onBinaryFragment(bytes, messageEnd); });
-    } else if (text) {
-        callListener([&] { listener_->onText(data); });
+    if (!close_.canSend()) return;  // nothing may follow our close frame
+    // Answered even when the send queue is full. While the socket takes what we write,
+    // every ping gets its pong in this loop turn; once a write waits for the peer, only the
+    // most recent ping is answered (RFC 6455 5.5.3 allows it): its pong replaces the one
+    // still pending, so a peer that pings and never reads holds one pong at most.
+    std::lock_guard lock(outMutex_);
+    if (outClosed_) return;
+    if (!writing_) {
+        const std::size_t before = outBuf_.size();
+        writer_.appendFrame(outBuf_, Opcode::Pong, payload);
+        outBytes_ += outBuf_.size() - before;
+        accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
     } else {
-        callListener([&] { listener_->onBinary(bytes); });
+        if (!pendingPong_) pendingPong_ = std::make_unique<std::string>();
+        pendingPong_->assign(payload);
     }
-    if (messageEnd) messageOpcode_ = 0;
-    return !readStopped_;
-}
-
-bool WsConnection::handleControl(std::string_view payload)
-{
-    const auto bytes = std::span<const std::byte>(reinterpret_cast<const std::byte*>(payload.data()), payload.size());
-    switch (static_cast<Opcode>(frameOpcode_)) {
-    case Opcode::Ping: {
-        if (!closeSent_) {
-            // Answered even when the send queue is full. While the socket takes what we
-            // write, every ping gets its pong in this loop turn; once a write waits for the
-            // peer, only the most recent ping is answered (RFC 6455 5.5.3 allows it): its
-            // pong replaces the one still pending, so a peer that pings and never reads
-            // holds one read's worth of pongs at most, not one per ping.
-            std::lock_guard lock(outMutex_);
-            if (!outClosed_) {
-                if (!writing_) {
-                    appendFrame(outBuf_, Opcode::Pong, payload);
-                    outBytes_ += payload.size() + 2;
-                    accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
-                } else {
-                    if (!pendingPong_) pendingPong_ = std::make_unique<std::string>();
-                    pendingPong_->assign(payload);
-                }
-            }
-        }
-        if (pingPong_) callListener([&] { pingPong_->onPing(bytes); });
-        return !readStopped_;
-    }
-    case Opcode::Pong:
-        if (pingPong_) callListener([&] { pingPong_->onPong(bytes); });
-        return !readStopped_;
-    case Opcode::Close: break;
-    default: return true;
-    }
-    // RFC 6455 5.5.1 and 7.4.
-    closeReceived_ = true;
-    CloseStatus status = CloseStatus::NoStatus;
-    std::string_view reason;
-    if (payload.size() == 1)
-        return fail(CloseStatus::ProtocolError, Errc::ProtocolError, "close frame with a 1-byte payload"), false;
-    if (payload.size() >= 2) {
-        const auto code = static_cast<std::uint16_t>((std::uint8_t(payload[0]) << 8) | std::uint8_t(payload[1]));
-        if (!isValidWireCloseCode(code))
-            return fail(CloseStatus::ProtocolError, Errc::ProtocolError, fmt::format("invalid close code {}", code)), false;
-        reason = payload.substr(2);
-        if (!isValidUtf8(reason))
-            return fail(CloseStatus::InvalidPayload, Errc::InvalidUtf8, "close reason is not valid UTF-8"), false;
-        status = static_cast<CloseStatus>(code);
-    }
-    readStopped_ = true;  // nothing after a close frame is processed
-    if (!closeSent_) {
-        {
-            std::lock_guard lock(outMutex_);
-            outClosed_ = true;
-        }
-        open_.store(false, std::memory_order_release);
-        closeStatus_ = status;
-        closeReason_ = std::string(reason);
-        closeAfterWrite_ = true;
-        queueClose(status, {});  // echo the code (RFC 6455 5.5.1)
-    } else if (closeWritten_) {
-        teardown(closeStatus_, closeReason_);
-    } else {
-        closeAfterWrite_ = true;
-    }
-    return false;
 }
 
 // ---------------------------------------------------------------------------------------
 // Sending
 
-WsConnection::Admit WsConnection::admit(std::size_t bytes)
+Errc WsConnection::admit(std::size_t bytes)
 {
     // outClosed_ (guarded by outMutex_) is set before teardown: no need to read the
     // strand-only finished_ from a foreign thread. A session chosen to be shed for the
     // server's budget takes nothing more while its close is on the way.
-    if (outClosed_ || shedding_.load(std::memory_order_relaxed)) return Admit::Closed;
+    if (outClosed_ || shedding_.load(std::memory_order_relaxed))
+        return server_->stopping.load(std::memory_order_relaxed) ? Errc::ServerStopping : Errc::SessionClosed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
-    if (queued > 0 && queued + bytes > policy_->maxSendQueueSize) return Admit::Full;
+    if (queued > 0 && queued + bytes > policy_->maxSendQueueSize) {
+        drainWanted_ = true;
+        return Errc::SendQueueFull;
+    }
     // The server's send budget is enforced by closing the largest queues, which takes a
     // moment; meanwhile a fast producer could queue without bound. Twice the budget is a
     // hard stop: sends are refused as if this session's queue were full.
     const auto& budget = server_->sendBudget;
-    if (budget.limit <= SIZE_MAX / 2 && budget.used.load(std::memory_order_relaxed) + bytes > 2 * budget.limit)
-        return Admit::Full;
-    return Admit::Ok;
+    if (budget.limit <= SIZE_MAX / 2 && budget.used.load(std::memory_order_relaxed) + bytes > 2 * budget.limit) {
+        drainWanted_ = true;
+        return Errc::SendQueueFull;
+    }
+    return Errc{};
 }
 
-bool WsConnection::refuse(Admit why, SendCallback& done)
+SendResult WsConnection::refuse(Errc why, SendCallback& done)
 {
-    const auto ec = make_error_code(why == Admit::Full ? Errc::SendQueueFull : Errc::SessionClosed);
+    const auto ec = make_error_code(why);
     log::debug("ws {}: send refused: {}", id_, ec.message());
     if (done) done(ec);
-    return false;
+    return SendResult(why);
 }
-
 
 void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
 {
@@ -681,48 +540,56 @@ void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
     net::post(strand_, [self = shared_from_this()] { self->flush(); });
 }
 
-bool WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallback& done)
+std::size_t WsConnection::appendData(Opcode opcode, std::string_view payload)
+{
+    const std::size_t before = outBuf_.size();
+    if (deflate_ && payload.size() >= deflate_->threshold) {
+        if (!deflater_) deflater_ = makeDeflater(*deflate_, writer_.role());
+        auto& compressed = deflater_->scratch;
+        if (deflater_->compress(payload, compressed)) writer_.appendFrame(outBuf_, opcode, compressed, true, true);
+        else writer_.appendFrame(outBuf_, opcode, payload);
+        releaseIfLarge(compressed);
+    } else {
+        writer_.appendFrame(outBuf_, opcode, payload);
+    }
+    return outBuf_.size() - before;
+}
+
+SendResult WsConnection::sendData(Opcode opcode, std::string_view payload, SendCallback& done)
 {
     std::unique_lock lock(outMutex_);
-    if (const auto a = admit(payload.size() + 10); a != Admit::Ok) {
+    if (const auto why = admit(payload.size() + maxFrameHeader); why != Errc{}) {
         lock.unlock();
-        return refuse(a, done);
+        return refuse(why, done);
     }
-    const std::size_t before = outBuf_.size();
     const bool compress = deflate_ && payload.size() >= deflate_->threshold;
     // Only from this connection's own handler (which flushes what the socket does not take
     // before it returns); that check comes first: writing_ and finished_ are the strand's.
-    if (!compress && payload.size() >= directWriteMin && flushesOnReturn == this && outSegments_.empty() &&
-        !writing_ && !finished_) {
+    // A client masks, so it always copies.
+    if (!compress && payload.size() >= directWriteMin && flushesOnReturn == this && writer_.role() == Role::Server &&
+        outSegments_.empty() && !writing_ && !finished_) {
         writeDirect(opcode, payload);
         if (done) outCallbacks_.push_back(std::move(done));  // flush() reports it once all is out
-        return true;
+        return {};
     }
-    if (compress) {
-        if (!deflater_) deflater_ = std::make_unique<Deflater>(*deflate_);
-        auto& compressed = deflater_->scratch;
-        if (deflater_->compress(payload, compressed)) appendFrame(outBuf_, opcode, compressed, true, true);
-        else appendFrame(outBuf_, opcode, payload);
-        releaseIfLarge(compressed);
-    } else {
-        appendFrame(outBuf_, opcode, payload);
-    }
-    const std::size_t added = outBuf_.size() - before;
+    const std::size_t added = appendData(opcode, payload);
     outBytes_ += added;
     accountQueued(static_cast<std::ptrdiff_t>(added));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
-    return true;
+    return {};
 }
 
-bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done)
+SendResult WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done)
 {
-    if (deflate_ && frame->payload().size() >= deflate_->threshold)
+    // The prepared bytes are an unmasked, uncompressed frame: a client (masking) or a
+    // deflating session frames the payload itself.
+    if (writer_.role() == Role::Client || (deflate_ && frame->payload().size() >= deflate_->threshold))
         return sendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload(), done);
     std::unique_lock lock(outMutex_);
-    if (const auto a = admit(frame->bytes.size()); a != Admit::Ok) {
+    if (const auto why = admit(frame->bytes.size()); why != Errc{}) {
         lock.unlock();
-        return refuse(a, done);
+        return refuse(why, done);
     }
     // A small frame is cheaper to copy than to reference while the queue is short (it goes
     // out in this loop turn); behind a longer queue (a reader that fell behind) it is
@@ -733,68 +600,57 @@ bool WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& fram
     accountQueued(static_cast<std::ptrdiff_t>(frame->bytes.size()));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
-    return true;
+    return {};
 }
 
-bool WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCallback& done)
+SendResult WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCallback& done)
 {
-    if (payload.size() > maxControlPayload) {
-        if (done) done(make_error_code(Errc::InvalidArgument));
-        return false;
-    }
+    if (payload.size() > maxControlPayload) return refuse(Errc::InvalidArgument, done);
     std::unique_lock lock(outMutex_);
     // The application's pings and pongs count against the send queue like any send.
-    if (const auto a = admit(payload.size() + 2); a != Admit::Ok) {
+    if (const auto why = admit(payload.size() + maxFrameHeader); why != Errc{}) {
         lock.unlock();
-        return refuse(a, done);
+        return refuse(why, done);
     }
-    appendFrame(outBuf_, opcode, payload);
-    outBytes_ += payload.size() + 2;
-    accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
+    const std::size_t before = outBuf_.size();
+    writer_.appendFrame(outBuf_, opcode, payload);
+    outBytes_ += outBuf_.size() - before;
+    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
-    return true;
+    return {};
 }
 
-void WsConnection::queueClose(CloseStatus status, std::string_view reason)
+void WsConnection::queueCloseFrame()
 {
     // Strand only. Bypasses outClosed_: the close frame is the last thing queued.
-    closeSent_ = true;
+    const std::string payload = close_.closePayload();
     open_.store(false, std::memory_order_release);
-    std::string payload;
-    if (status != CloseStatus::NoStatus) {
-        const auto code = static_cast<std::uint16_t>(status);
-        payload.push_back(static_cast<char>(code >> 8));
-        payload.push_back(static_cast<char>(code & 0xFF));
-        payload.append(reason);
-    }
-    {
-        std::lock_guard lock(outMutex_);
-        outClosed_ = true;
-        appendFrame(outBuf_, Opcode::Close, payload);
-        outBytes_ += payload.size() + 2;
-        accountQueued(static_cast<std::ptrdiff_t>(payload.size() + 2));
-        outCloseQueued_ = true;
-    }
-    closeDeadline_ = Clock::now() + policy_->closeTimeout;
-    armTimer();
+    std::lock_guard lock(outMutex_);
+    outClosed_ = true;
+    const std::size_t before = outBuf_.size();
+    writer_.appendFrame(outBuf_, Opcode::Close, payload);
+    outBytes_ += outBuf_.size() - before;
+    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
+    outCloseQueued_ = true;
 }
 
 void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
 {
-    // outMutex_ held, on the strand, nothing being written: what is queued goes first,
-    // then this frame, in one writev straight from the caller's memory.
-    std::string header;
-    appendFrameHeader(header, opcode, payload.size());
-    const net::const_buffer parts[3] = {net::buffer(outBuf_), net::buffer(header), net::buffer(payload)};
+    // outMutex_ held, on the strand, nothing being written, server role: what is queued
+    // goes first, then this frame, in one writev straight from the caller's memory.
+    char header[maxFrameHeader];
+    MaskKey unused;
+    const std::size_t headerSize = writer_.writeHeader(header, opcode, payload.size(), true, false, unused);
+    const net::const_buffer parts[3] = {net::buffer(outBuf_), net::buffer(header, headerSize), net::buffer(payload)};
     std::size_t written = doTryWrite(parts);
     if (written > 0) lastActivity_ = Clock::now();
     // Keep what the socket did not take, in order.
     const std::size_t fromQueue = std::min(written, outBuf_.size());
     outBuf_.erase(0, fromQueue);
     written -= fromQueue;
-    const std::size_t fromHeader = std::min(written, header.size());
-    outBuf_.append(header, fromHeader);
+    const std::size_t fromHeader = std::min(written, headerSize);
+    outBuf_.append(header + fromHeader, headerSize - fromHeader);
     written -= fromHeader;
     outBuf_.append(payload.substr(written));
     const std::size_t now = outBuf_.size();  // no segments: outBytes_ counts outBuf_ alone
@@ -808,29 +664,46 @@ void WsConnection::flush()
     // A loop, not recursion: a batch written at once completes here, and its callbacks may
     // queue the next one.
     while (!writing_ && !finished_) {
+        bool empty;
+        bool drained = false;
         {
             std::lock_guard lock(outMutex_);
             flushPosted_ = false;
             if (pendingPong_) {
-                if (!closeSent_) {  // nothing may follow our close frame
-                    appendFrame(outBuf_, Opcode::Pong, *pendingPong_);
-                    outBytes_ += pendingPong_->size() + 2;
-                    accountQueued(static_cast<std::ptrdiff_t>(pendingPong_->size() + 2));
+                if (close_.canSend()) {  // nothing may follow our close frame
+                    const std::size_t before = outBuf_.size();
+                    writer_.appendFrame(outBuf_, Opcode::Pong, *pendingPong_);
+                    outBytes_ += outBuf_.size() - before;
+                    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
                 }
                 pendingPong_.reset();
             }
-            if (outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty()) return;
-            // (Only callbacks: their data already went out directly; they complete below.)
-            // Swapped, not moved: both sides keep their capacity, so steady traffic
-            // allocates nothing.
-            auto& b = batch();
-            b.buf.swap(outBuf_);
-            b.segments.swap(outSegments_);
-            b.callbacks.swap(outCallbacks_);
-            b.close = outCloseQueued_;
-            outCloseQueued_ = false;
-            b.bytes = outBytes_;
-            outBytes_ = 0;
+            empty = outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty();
+            if (empty) {
+                drained = drainWanted_;
+                drainWanted_ = false;
+            } else {
+                // (Only callbacks: their data already went out directly; they complete below.)
+                // Swapped, not moved: both sides keep their capacity, so steady traffic
+                // allocates nothing; a large buffer is not kept by this connection (idle
+                // connections would hold the capacity of everyone's bursts).
+                auto& b = batch();
+                b.buf.swap(outBuf_);
+                releaseIfLarge(outBuf_, keepSendCapacity);
+                b.segments.swap(outSegments_);
+                b.callbacks.swap(outCallbacks_);
+                b.close = outCloseQueued_;
+                outCloseQueued_ = false;
+                b.bytes = outBytes_;
+                outBytes_ = 0;
+            }
+        }
+        if (empty) {
+            // Everything is out. After backpressure the listener hears it; what onDrain
+            // sends is flushed by this loop.
+            if (!drained || !close_.canSend()) return;
+            callListener([&] { listener_->onDrain(); });
+            continue;
         }
         thread_local std::vector<net::const_buffer> iov;
         const std::size_t total = gather(batch(), iov);
@@ -843,6 +716,10 @@ void WsConnection::flush()
             continue;
         }
         if (written > 0) lastActivity_ = Clock::now();
+        {
+            std::lock_guard lock(outMutex_);
+            drainWanted_ = true;  // the peer does not keep up: a producer may want to know
+        }
         // The rest waits for the socket: the batch becomes this connection's until
         // onWriteDone, and its buffers are gathered again from where it now lives (a short
         // string's bytes sit inside the string object, so the swap moved them).
@@ -876,10 +753,12 @@ std::size_t WsConnection::gather(const WriteBatch& b, std::vector<net::const_buf
     return total;
 }
 
-std::size_t WsConnection::messageLimit() const noexcept
+std::size_t WsConnection::sendCapacity()
 {
-    return messageOpcode_ == static_cast<std::uint8_t>(Opcode::Text) ? policy_->maxTextMessageSize
-                                                                      : policy_->maxBinaryMessageSize;
+    std::lock_guard lock(outMutex_);
+    std::size_t bytes = outBuf_.capacity() > std::string().capacity() ? outBuf_.capacity() : 0;
+    if (inflight_) bytes += inflight_->buf.capacity();
+    return bytes;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -911,7 +790,7 @@ void WsConnection::accountQueued(std::ptrdiff_t delta) noexcept
 
 void WsConnection::accountReceived() noexcept
 {
-    const std::size_t now = messageOpcode_ != 0 ? message_.capacity() : 0;
+    const std::size_t now = in_.inMessage() && !finished_ ? in_.heldBytes() : 0;
     const std::size_t before = receiveHeld_.load(std::memory_order_relaxed);
     if (now == before) return;
     receiveHeld_.store(now, std::memory_order_relaxed);
@@ -933,7 +812,7 @@ void WsConnection::enforceBudget(const std::shared_ptr<ServerState>& server, boo
     };
     std::vector<Holder> holders;
     std::size_t beingShed = 0;  // held by sessions chosen before, not yet released
-    // Every session is in the sweeper's list; the lock keeps each one intact while it is
+    // Every session is on the deadline wheel; the lock keeps each one intact while it is
     // looked at, and the shared_ptrs taken here are released after the lock.
     server->deadlines.forEach([&](void* owner) {
         auto* c = static_cast<WsConnection*>(owner);
@@ -966,9 +845,12 @@ void WsConnection::enforceBudget(const std::shared_ptr<ServerState>& server, boo
 void WsConnection::shedForBudget(bool send)
 {
     if (finished_) return;
+    FlushScope scope(this);
     if (!send) {
-        dropMessage();
-        fail(CloseStatus::MessageTooBig, Errc::MemoryBudgetExceeded, "server receive budget exceeded");
+        in_.releaseMemory();
+        in_.discardData();
+        accountReceived();
+        fail(ProtocolFailure{CloseStatus::MessageTooBig, Errc::MemoryBudgetExceeded, "server receive budget exceeded"});
         flush();
         return;
     }
@@ -976,21 +858,16 @@ void WsConnection::shedForBudget(bool send)
     // wait for the very reader that is not reading. A batch already being written stays
     // (it cannot be cut mid-frame) until the socket takes it or is closed.
     auto dropped = discardQueue();
-    open_.store(false, std::memory_order_release);
-    constexpr std::string_view reason = "server send budget exceeded";
-    reportError(make_error_code(Errc::MemoryBudgetExceeded), std::string(reason));
     completeSends(dropped, make_error_code(Errc::SessionClosed));
-    if (writing_ || closeSent_) {
+    const ProtocolFailure failure{CloseStatus::PolicyViolation, Errc::MemoryBudgetExceeded, "server send budget exceeded"};
+    if (writing_ || !close_.canSend()) {
         // A write is stuck behind the peer (or our close frame was among what was
         // discarded): no close frame can reach it in time, so the TCP connection closes.
-        teardown(CloseStatus::PolicyViolation, reason);
+        if (close_.canSend()) reportError(make_error_code(failure.error), failure.reason);
+        apply(close_.abort(failure.status, failure.reason));
         return;
     }
-    readStopped_ = true;
-    closeAfterWrite_ = true;  // the reader is not reading: do not wait for its answer
-    closeStatus_ = CloseStatus::PolicyViolation;
-    closeReason_ = std::string(reason);
-    queueClose(closeStatus_, closeReason_);
+    fail(failure);  // the reader is not reading: the close does not wait for its answer
     flush();
 }
 
@@ -1021,15 +898,6 @@ void WsConnection::completeSends(std::vector<SendCallback>& callbacks, std::erro
             log::error("ws {}: send callback threw a non-standard exception", id_);
         }
     }
-}
-
-void WsConnection::dropMessage()
-{
-    std::string().swap(message_);
-    inflater_.reset();
-    messageOpcode_ = 0;
-    discard_ = true;  // the rest of this message, if any, is read and dropped
-    accountReceived();
 }
 
 std::shared_ptr<Closable> lockWebSocket(void* owner)
@@ -1066,20 +934,18 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     const bool wroteClose = b.close;
     b.close = false;
     if (inflight_ && !writesAsynchronously()) inflight_.reset();  // (b is gone from here)
+    if (finished_) return false;
     if (ec) {
-        if (!finished_ && ec != net::error::operation_aborted && !closeSent_)
+        if (ec != net::error::operation_aborted && close_.canSend()) {
             reportError(static_cast<std::error_code>(ec), "write failed: " + ec.message());
-        teardown(closeSent_ ? closeStatus_ : CloseStatus::Abnormal, closeSent_ ? closeReason_ : ec.message());
+            apply(close_.abort(CloseStatus::Abnormal, ec.message()));
+        } else {
+            apply(close_.transportClosed());
+        }
         return false;
     }
-    if (wroteClose) {
-        closeWritten_ = true;
-        if (closeAfterWrite_ || closeReceived_) {
-            teardown(closeStatus_, closeReason_);
-            return false;
-        }
-    }
-    return true;
+    if (wroteClose) apply(close_.closeWritten());
+    return !finished_;
 }
 
 }  // namespace wharf::detail
