@@ -319,7 +319,7 @@ for s in $SERVERS; do
       echo "# JIT warm-up $(taskset -c 1 timeout $((JIT_WARMUP + 60)) "$bench" --host 127.0.0.1 --port "$server_port" --label "$s" --warmup 0 $args || true)" >>"$results"
     done
   fi
-  for r in $(seq "$RUNS"); do
+  for _ in $(seq "$RUNS"); do
     lines[$s/echo16]+="$(load "$s" --mode echo --conns 100 --inflight 16 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/echo64k]+="$(load "$s" --mode echo --conns 10 --inflight 4 --size 65536 --binary --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/latency]+="$(load "$s" --mode latency --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
