@@ -23,7 +23,7 @@
 #   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
-#   EXTRA_SERVERS='uws=/work/ext/uws/echo --port {port}' BASELINE=uws SERVERS="wharf beast" bench/run.sh
+#   EXTRA_SERVERS='uws=/path/to/uws-echo --port {port}' BASELINE=uws SERVERS="wharf beast" bench/run.sh
 #   TLS_IDLE_CONNS=500 bench/run.sh                   # idle wss connections per TLS server (default 1000)
 #   BENCH_RESULTS=/tmp/r.txt bench/run.sh             # raw lines elsewhere (default build-bench/bench-results.txt)
 #
