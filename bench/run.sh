@@ -23,6 +23,18 @@
 #   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
+#   EXTRA_SERVERS='uws=/path/to/uws-echo --port {port}' BASELINE=uws SERVERS="wharf beast" bench/run.sh
+#   TLS_IDLE_CONNS=500 bench/run.sh                   # idle wss connections per TLS server (default 1000)
+#   BENCH_RESULTS=/tmp/r.txt bench/run.sh             # raw lines elsewhere (default build-bench/bench-results.txt)
+#
+# EXTRA_SERVERS puts any echo server into the main table beside the built-in ones:
+# entries NAME=COMMAND separated by ';', COMMAND split at spaces (no quoting). The server
+# must echo every text and binary message on any path (the load tool uses /echo), without
+# compression; {port} in COMMAND becomes a free port on 127.0.0.1 that run.sh picks, and the
+# server counts as ready once that port accepts a connection. It runs pinned, started,
+# measured and stopped (by PID) exactly like the built-in servers, after those in SERVERS.
+# BASELINE=NAME makes NAME the base of the ratios (default websocketpp, else beast) and
+# adds a second table with one column per server and "X vs NAME" ratios for every row.
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
 # wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
@@ -42,20 +54,43 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-0.5}
 IDLE_CONNS=${IDLE_CONNS:-5000}
-# Set but empty (SERVERS="") runs none of that group.
-SERVERS=${SERVERS-"wharf wharf-2t beast websocketpp ws jetty"}
+# The built-in servers (server_cmd below); set but empty (SERVERS="") runs none of that group.
+all_servers="wharf wharf-2t beast websocketpp ws jetty"
+all_tls_servers="wharf-tls websocketpp-tls"
+all_fanout_servers="wharf-chat wharf-chat-naive websocketpp-chat"
+SERVERS=${SERVERS-$all_servers}
 TLS=${TLS:-1}
-TLS_SERVERS=${TLS_SERVERS-"wharf-tls websocketpp-tls"}
+TLS_SERVERS=${TLS_SERVERS-$all_tls_servers}
+TLS_IDLE_CONNS=${TLS_IDLE_CONNS:-1000}
 FANOUT=${FANOUT:-1}
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
 FANOUT_SIZE=${FANOUT_SIZE:-16}
-FANOUT_SERVERS=${FANOUT_SERVERS-"wharf-chat wharf-chat-naive websocketpp-chat"}
+FANOUT_SERVERS=${FANOUT_SERVERS-$all_fanout_servers}
+BASELINE=${BASELINE:-}
 JIT_WARMUP=${JIT_WARMUP:-10}
 tls_cert=$build/bench-tls-cert.pem
 tls_key=$build/bench-tls-key.pem
-results=$build/bench-results.txt
+results=${BENCH_RESULTS:-$build/bench-results.txt}
 
 log() { echo "run.sh: $*" >&2; }
+
+# EXTRA_SERVERS (see the top): NAME -> COMMAND with {port}; the names join SERVERS.
+declare -A extra_cmd
+[[ ${EXTRA_SERVERS:-} == *$'\n'* ]] && { log "EXTRA_SERVERS: separate entries with ';', not newlines"; exit 2; }
+IFS=';' read -ra extra_entries <<<"${EXTRA_SERVERS:-}"
+for e in "${extra_entries[@]}"; do
+  [[ $e =~ ^[[:space:]]*$ ]] && continue
+  name=${e%%=*}; name=${name//[[:space:]]/}
+  cmd=${e#*=}
+  if [[ $e != *=* || ! $name =~ ^[A-Za-z0-9._-]+$ || $cmd != *"{port}"* ]]; then
+    log "EXTRA_SERVERS entry '$e' is not NAME=COMMAND with {port} in COMMAND"; exit 2
+  fi
+  if [[ " $all_servers $all_tls_servers $all_fanout_servers ${!extra_cmd[*]} " == *" $name "* ]]; then
+    log "EXTRA_SERVERS: the name '$name' is taken"; exit 2
+  fi
+  extra_cmd[$name]=$cmd
+  SERVERS+=" $name"
+done
 
 # Many idle connections need descriptors on both sides.
 want_fds=$((IDLE_CONNS + 1000))
@@ -108,7 +143,9 @@ fi
 # JVM flags: the serial collector (no GC threads to compete on the one CPU), a heap cap and
 # a small initial heap (so idle RSS counts what the connections touch), smaller thread stacks.
 jetty_jvm="-XX:+UseSerialGC -Xms16m -Xmx512m -Xss256k"
-if [[ -d $here/peers/node_modules/ws ]] || (command -v npm >/dev/null && (cd "$here/peers" && timeout 120 npm ci --no-audit --no-fund >/dev/null 2>&1)); then
+if [[ -d $here/peers/node_modules/ws ]] ||
+   { [[ " $SERVERS " == *" ws "* ]] && command -v npm >/dev/null &&
+     (cd "$here/peers" && timeout 120 npm ci --no-audit --no-fund >/dev/null 2>&1); }; then
   have_ws=1
 else
   have_ws=0
@@ -130,6 +167,7 @@ server_cmd() {  # name -> "cpus|command"
     # The same chat protocol with a frame built per recipient: on wharf (sendText per member), on websocketpp.
     wharf-chat-naive) [[ -x $build/bench/wharf-chat-naive ]] && echo "0|$build/bench/wharf-chat-naive --port 0 --threads 1" ;;
     websocketpp-chat) [[ -x $build/bench/websocketpp-chat ]] && echo "0|$build/bench/websocketpp-chat --port 0" ;;
+    *)           [[ -n ${extra_cmd[$1]:-} ]] && echo "0|${extra_cmd[$1]}" ;;
   esac
   return 0
 }
@@ -150,20 +188,41 @@ stop_server() {
 }
 trap 'stop_server; rm -f "$server_out"' EXIT
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port nobody listens on, below Linux's ephemeral range (32768-60999) so that the load
+# tool's own connections never take it.
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 10000))
+    port_open "$p" || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
 start_server() {  # name
-  local spec cpus cmd
+  local spec cpus cmd given_port=
   spec=$(server_cmd "$1")
   cpus=${spec%%|*}
   cmd=${spec#*|}
+  if [[ $cmd == *"{port}"* ]]; then
+    given_port=$(free_port) || { log "$1: no free port found"; return 1; }
+    cmd=${cmd//"{port}"/$given_port}
+  fi
   : >"$server_out"
   # shellcheck disable=SC2086
   taskset -c "$cpus" $cmd >"$server_out" 2>&1 &
   server_pid=$!
   server_port=
   for _ in $(seq 100); do
-    # Echo servers print "echoing at ws://HOST:PORT/"; the chat servers "open http://HOST:PORT/".
-    server_port=$(sed -n -e 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' \
-                         -e 's|.*open http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
+    if [[ -n $given_port ]]; then
+      # A server given its port (EXTRA_SERVERS) is ready once the port accepts connections.
+      port_open "$given_port" && server_port=$given_port
+    else
+      # Echo servers print "echoing at ws://HOST:PORT/"; the chat servers "open http://HOST:PORT/".
+      server_port=$(sed -n -e 's|.*echoing at wss\{0,1\}://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' \
+                           -e 's|.*open http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$server_out" | head -n1)
+    fi
     [[ -n $server_port ]] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
@@ -183,7 +242,17 @@ load() {  # label args... -> one result line
   echo "$line"      # for the caller's $(...): the table is built from these
 }
 
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+field() { [[ $1 =~ \ $2=([^ ]*) ]] && echo "${BASH_REMATCH[1]}"; true; }
+
+idle_runs() {  # server conns [wharf-bench args...]: a fresh server for each of RUNS idle measurements,
+  # so earlier runs' freed memory does not hide the cost.
+  local s=$1 n=$2; shift 2
+  for _ in $(seq "$RUNS"); do
+    start_server "$s" || break
+    lines[$s/idle]+="$(load "$s" "$@" --mode idle --conns "$n" --pid "$server_pid")"$'\n'
+    stop_server
+  done
+}
 
 # --- workloads ---------------------------------------------------------------------
 declare -A lines  # "server/workload" -> newline-separated result lines
@@ -208,7 +277,10 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
       "mode=echo "*" size=65536 "*) w=echo64k ;;
       mode=latency*) w=latency ;;
       mode=handshake*) w=handshake ;;
-      mode=idle*) w=idle; IDLE_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l") ;;
+      mode=idle*)
+        w=idle
+        n=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l")
+        if [[ $l == *" tls=1 "* ]]; then TLS_IDLE_CONNS=$n; else IDLE_CONNS=$n; fi ;;
       *) continue ;;
     esac
     if [[ $l == *" tls=1 "* ]]; then
@@ -247,23 +319,18 @@ for s in $SERVERS; do
       echo "# JIT warm-up $(taskset -c 1 timeout $((JIT_WARMUP + 60)) "$bench" --host 127.0.0.1 --port "$server_port" --label "$s" --warmup 0 $args || true)" >>"$results"
     done
   fi
-  for r in $(seq "$RUNS"); do
+  for _ in $(seq "$RUNS"); do
     lines[$s/echo16]+="$(load "$s" --mode echo --conns 100 --inflight 16 --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/echo64k]+="$(load "$s" --mode echo --conns 10 --inflight 4 --size 65536 --binary --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/latency]+="$(load "$s" --mode latency --size 16 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
     lines[$s/handshake]+="$(load "$s" --mode handshake --conns 8 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
   done
   stop_server
-  # Idle memory: a fresh server each run, so earlier runs' freed memory does not hide the cost.
-  for r in $(seq "$RUNS"); do
-    start_server "$s" || break
-    lines[$s/idle]+="$(load "$s" --mode idle --conns "$IDLE_CONNS" --pid "$server_pid")"$'\n'
-    stop_server
-  done
+  idle_runs "$s" "$IDLE_CONNS"
 done
 
 # TLS: a throwaway self-signed P-256 certificate for localhost, made fresh for every run.
-# Echo 16 B, echo 64 KiB and handshakes only (latency and idle memory: see the plain table).
+# Echo 16 B, echo 64 KiB, handshakes and idle memory (TLS_IDLE_CONNS; latency: see the plain table).
 if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
   if command -v openssl >/dev/null &&
      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
@@ -279,6 +346,7 @@ if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
         lines[$s/handshake]+="$(load "$s" --tls --mode handshake --conns 8 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
       done
       stop_server
+      idle_runs "$s" "$TLS_IDLE_CONNS" --tls
     done
   else
     log "skipping TLS (no openssl, or it could not make a certificate)"
@@ -337,6 +405,9 @@ fmt() { [[ -z $1 ]] && echo "–" || awk -v v="$1" -v d="$2" 'BEGIN {printf "%."
 
 base=beast
 for s in "${ran[@]}"; do [[ $s == websocketpp ]] && base=websocketpp; done
+if [[ -n $BASELINE ]]; then
+  if [[ " ${ran[*]} " == *" $BASELINE "* ]]; then base=$BASELINE; else log "BASELINE=$BASELINE did not run: ratios vs $base"; fi
+fi
 b_echo=$(metric "$base" echo16 msgs_per_s)
 b_big=$(metric "$base" echo64k mb_per_s)
 b_hs=$(metric "$base" handshake handshakes_per_s)
@@ -364,6 +435,38 @@ if [[ ${#ran[@]} -gt 0 ]]; then
   done
 fi
 
+# BASELINE: the same figures with one column per server and "X vs BASELINE" ratios of every row.
+if [[ -n $BASELINE && $base == "$BASELINE" ]]; then
+  others=()
+  for s in "${ran[@]}"; do [[ $s != "$base" ]] && others+=("$s"); done
+  cmp_row() {  # label decimals getter args... (called as: getter SERVER args...)
+    local label=$1 d=$2 getter=$3 s out
+    shift 3
+    local -A v
+    out="| $label |"
+    for s in "${ran[@]}"; do v[$s]=$("$getter" "$s" "$@"); out+=" $(fmt "${v[$s]}" "$d") |"; done
+    for s in "${others[@]}"; do out+=" $(ratio "${v[$s]}" "${v[$base]}") |"; done
+    echo "$out"
+  }
+  echo
+  echo "Beside $base: the figures above, one column per server; \"X vs $base\" = X's figure / $base's"
+  echo "(rates: higher is better; server CPU, latency and memory: lower is better)."
+  echo
+  hdr="| |"; sep="|---|"
+  for s in "${ran[@]}"; do hdr+=" $s |"; sep+="---:|"; done
+  for s in "${others[@]}"; do hdr+=" $s vs $base |"; sep+="---:|"; done
+  echo "$hdr"; echo "$sep"
+  cmp_row "echo 16 B msg/s (100 conns × 16)" 0 metric echo16 msgs_per_s
+  cmp_row "server CPU µs per 16 B echo" 2 cpu_per echo16 msgs
+  cmp_row "1 connection round trip p50 µs" 1 metric latency p50_us
+  cmp_row "1 connection round trip p99 µs" 1 metric latency p99_us
+  cmp_row "echo 64 KiB MB/s (10 × 4)" 1 metric echo64k mb_per_s
+  cmp_row "handshakes/s" 0 metric handshake handshakes_per_s
+  cmp_row "server CPU µs per handshake" 0 cpu_per handshake handshakes
+  cmp_row "idle RSS bytes/conn ($IDLE_CONNS), average" 0 metric idle bytes_per_conn
+  cmp_row "idle RSS bytes/conn, marginal" 0 metric idle marginal_bytes_per_conn
+fi
+
 # TLS table: ratios vs websocketpp-tls when it ran, else vs plain wharf (same workload
 # without TLS). "of plain" = the TLS server's figure / the same server's plain figure.
 if [[ ${#tls_ran[@]} -gt 0 ]]; then
@@ -382,15 +485,16 @@ if [[ ${#tls_ran[@]} -gt 0 ]]; then
   echo "TLS (wss://): medians of $RUNS runs, same workloads, durations and CPUs as above; ratios vs $tnote."
   echo "Negotiated: $(field "$l1" tls_version) $(field "$l1" tls_cipher) $(field "$l1" tls_group); self-signed P-256 (ECDSA) certificate, not verified by the client;"
   echo "every handshake is a full one (no resumption). \"of plain\" = the TLS figure / the same server's figure without TLS;"
-  echo "server CPU columns: with TLS (in parentheses: the same server without TLS, from the plain table)."
+  echo "server CPU columns: with TLS (in parentheses: the same server without TLS, from the plain table);"
+  echo "idle: RSS growth per idle wss connection with $TLS_IDLE_CONNS open, as in the plain table (average, marginal)."
   echo
-  echo "| server | echo 16 B msg/s | vs ${tbase:-–} | of plain | server CPU µs/msg | echo 64 KiB MB/s | vs ${tbase:-–} | of plain | server CPU µs/64 KiB msg | handshakes/s | vs ${tbase:-–} | of plain | server CPU µs/handshake | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | echo 16 B msg/s | vs ${tbase:-–} | of plain | server CPU µs/msg | echo 64 KiB MB/s | vs ${tbase:-–} | of plain | server CPU µs/64 KiB msg | handshakes/s | vs ${tbase:-–} | of plain | server CPU µs/handshake | idle bytes/conn, average | marginal | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${tls_ran[@]}"; do
     p=$(plain_of "$s")
     e=$(metric "$s" echo16 msgs_per_s); big=$(metric "$s" echo64k mb_per_s); hs=$(metric "$s" handshake handshakes_per_s)
     pe=$(metric "$p" echo16 msgs_per_s); pbig=$(metric "$p" echo64k mb_per_s); phs=$(metric "$p" handshake handshakes_per_s)
-    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$t_echo") | $(ratio "$e" "$pe") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) ($(fmt "$(cpu_per "$p" echo16 msgs)" 2)) | $(fmt "$big" 1) | $(ratio "$big" "$t_big") | $(ratio "$big" "$pbig") | $(fmt "$(cpu_per "$s" echo64k msgs)" 0) ($(fmt "$(cpu_per "$p" echo64k msgs)" 0)) | $(fmt "$hs" 0) | $(ratio "$hs" "$t_hs") | $(ratio "$hs" "$phs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) ($(fmt "$(cpu_per "$p" handshake handshakes)" 0)) | $(errors_total "$s") |"
+    echo "| $s | $(fmt "$e" 0) | $(ratio "$e" "$t_echo") | $(ratio "$e" "$pe") | $(fmt "$(cpu_per "$s" echo16 msgs)" 2) ($(fmt "$(cpu_per "$p" echo16 msgs)" 2)) | $(fmt "$big" 1) | $(ratio "$big" "$t_big") | $(ratio "$big" "$pbig") | $(fmt "$(cpu_per "$s" echo64k msgs)" 0) ($(fmt "$(cpu_per "$p" echo64k msgs)" 0)) | $(fmt "$hs" 0) | $(ratio "$hs" "$t_hs") | $(ratio "$hs" "$phs") | $(fmt "$(cpu_per "$s" handshake handshakes)" 0) ($(fmt "$(cpu_per "$p" handshake handshakes)" 0)) | $(fmt "$(metric "$s" idle bytes_per_conn)" 0) | $(fmt "$(metric "$s" idle marginal_bytes_per_conn)" 0) | $(errors_total "$s") |"
   done
 fi
 

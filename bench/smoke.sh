@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ctest "bench: smoke": starts wharf-echo on a free loopback port, runs wharf-bench in
 # echo mode for about a second and checks that messages flowed (msgs>0) and none were
-# wrong (errors=0). Speed is not checked.
+# wrong (errors=0). Then it runs bench/run.sh briefly with wharf-echo given as an
+# EXTRA_SERVERS entry under another name and BASELINE set to it, and checks that its rows
+# (main table and the BASELINE table) appear with 0 errors. Speed is not checked.
 #
 #   bench/smoke.sh path/to/wharf-echo path/to/wharf-bench
 set -u
@@ -47,3 +49,20 @@ msgs=$(sed -n 's/.* msgs=\([0-9]*\).*/\1/p' <<<"$line")
 if [[ $errors != 0 ]]; then echo "smoke: errors=$errors" >&2; exit 1; fi
 if [[ -z $msgs || $msgs -le 0 ]]; then echo "smoke: no messages echoed" >&2; exit 1; fi
 echo "smoke: ok ($msgs messages, 0 errors)"
+
+# EXTRA_SERVERS: run.sh finds wharf-bench in BENCH_BUILD_DIR/bench, where ctest's build has it.
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+table=$(NO_BUILD=1 BENCH_BUILD_DIR=$(cd "$(dirname "$bench_bin")/.." && pwd) BENCH_RESULTS=$tmp/results.txt \
+        SERVERS="" TLS=0 FANOUT=0 RUNS=1 DURATION=0.2 WARMUP=0.05 IDLE_CONNS=20 BASELINE=other-echo \
+        EXTRA_SERVERS="other-echo=$echo_bin --host 127.0.0.1 --port {port} --threads 1 --no-deflate" \
+        timeout 60 "$(dirname "$0")/run.sh" 2>"$tmp/log")
+rc=$?
+echo "$table"
+if [[ $rc -ne 0 ]]; then echo "smoke: run.sh exited with $rc:" >&2; cat "$tmp/log" >&2; exit 1; fi
+# The main table's row ends with its error count; the BASELINE table has a header naming it.
+if ! grep -Eq '^\| other-echo \| [0-9]+ \|.* \| 0 \|$' <<<"$table" ||
+   ! grep -q '^| | other-echo |$' <<<"$table"; then
+  echo "smoke: run.sh printed no error-free other-echo rows:" >&2; cat "$tmp/log" >&2; exit 1
+fi
+echo "smoke: ok (EXTRA_SERVERS row)"
