@@ -5,6 +5,8 @@
 #include "support/RawClient.hpp"
 #include "support/Recorders.hpp"
 #include "support/TestServer.hpp"
+#include "support/TlsClient.hpp"
+#include "support/TlsTestCerts.hpp"
 
 #include "detail/WsConnection.hpp"
 
@@ -129,6 +131,35 @@ TEST_SUITE("flow control")
         CHECK(rec->snapshot().texts == std::vector<std::string>{"1", "2", "3", "4", "5"});
         CHECK(rec->session().isOpen());
         CHECK_FALSE(rec->snapshot().concurrent);
+    }
+
+    TEST_CASE("suspend and resume over TLS")
+    {
+        // The TLS stream reads through OpenSSL: what was decrypted before the suspend is
+        // kept and delivered first, and reading goes on after resume.
+        Recorders recorders;
+        TestServer server(recordingSetup(recorders), 2, [](Server& s) {
+            ServerConnector tls;
+            tls.host = "127.0.0.1";
+            tls.port = 0;
+            tls.ssl = TlsTestCerts::get().sslConfig();
+            s.addConnector(tls);
+        });
+        TlsClient client(server.server().port(1), TlsTestCerts::get().caCertificate);
+        client.upgrade("/rec");
+        auto rec = recorders.at(0);
+        REQUIRE(rec->waitFor([](const auto& e) { return e.connected; }));
+        rec->onTextHook = [](Session& s, std::string_view text) {
+            if (text == "1") s.suspend();
+        };
+        for (const char* t : {"1", "2", "3"}) client.sendText(t);
+        REQUIRE(rec->waitFor([](const auto& e) { return e.texts.size() == 1; }));
+        CHECK_FALSE(rec->waitFor([](const auto& e) { return e.texts.size() > 1; }, 300ms));
+        rec->session().resume();
+        REQUIRE(rec->waitFor([](const auto& e) { return e.texts.size() == 3; }));
+        CHECK(rec->snapshot().texts == std::vector<std::string>{"1", "2", "3"});
+        client.sendText("4");
+        REQUIRE(rec->waitFor([](const auto& e) { return e.texts.size() == 4; }));
     }
 
     TEST_CASE("a suspended session still closes: the idle timeout runs")

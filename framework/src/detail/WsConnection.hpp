@@ -221,7 +221,13 @@ private:
     bool finished_ = false;    // onClose delivered
     bool connected_ = false;   // onConnect delivered
     bool timingMessage_ = false;  // messageStarted_ is set
-    std::unique_ptr<std::string> held_;  // input kept while suspended (rare)
+    /// While reading is suspended: the input not yet delivered, and the connection itself,
+    /// since a stream that does not read may hold no pending operation that keeps it.
+    struct Held {
+        std::string bytes;
+        std::shared_ptr<WsConnection> self;
+    };
+    std::unique_ptr<Held> held_;
     std::unique_ptr<Deflater> deflater_;  // guarded by outMutex_
 
     // Send queue: guarded by outMutex_ (sends come from any thread).

@@ -173,7 +173,9 @@ void WsConnection::teardown()
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
     listener_.reset();
     in_.releaseMemory();
-    held_.reset();
+    // Released later: the hold may be the last reference to this object, and the caller
+    // still uses it.
+    if (held_) net::post(strand_, [held = std::move(held_)] {});
     {
         std::lock_guard lock(outMutex_);
         deflater_.reset();
@@ -285,22 +287,21 @@ void WsConnection::resume()
 
 void WsConnection::hold(const char* p, const char* end)
 {
-    if (p == end) return;
-    if (!held_) held_ = std::make_unique<std::string>();
-    held_->append(p, end);
+    if (!held_) held_ = std::make_unique<Held>();
+    if (!held_->self) held_->self = shared_from_this();
+    held_->bytes.append(p, end);
 }
 
 bool WsConnection::releaseHeld()
 {
-    if (!held_ || held_->empty()) return !readStopped_;
-    // Parsed from a buffer of its own: what arrives while these are delivered (a suspend
-    // again) is appended to held_.
-    auto input = std::move(held_);
-    char* p = input->data();
-    receive(p, p + input->size());
-    if (p != input->data() + input->size()) {
-        hold(p, input->data() + input->size());
-    }
+    if (!held_) return !readStopped_;
+    // Parsed from a buffer of its own: a suspend while these are delivered holds the rest
+    // anew. (The caller holds the connection: dropping the old hold here is safe.)
+    const auto input = std::move(held_);
+    char* p = input->bytes.data();
+    char* const end = p + input->bytes.size();
+    receive(p, end);
+    if (p != end) hold(p, end);
     return !readStopped_;
 }
 
@@ -403,7 +404,7 @@ bool WsConnection::onBytes(char* data, std::size_t size)
     FlushScope scope(this);
     lastActivity_ = Clock::now();
     char* p = data;
-    if (held_ && !held_->empty()) {
+    if (held_ && !held_->bytes.empty()) {
         // Suspended before: what came first is delivered first.
         hold(p, data + size);
         p = data + size;
@@ -411,7 +412,7 @@ bool WsConnection::onBytes(char* data, std::size_t size)
     } else {
         receive(p, data + size);
     }
-    if (p != data + size && !finished_ && suspended_.load(std::memory_order_acquire)) hold(p, data + size);
+    if (p != data + size && held_) hold(p, data + size);  // suspended in the middle
     flush();
     return !readStopped_;
 }
@@ -421,6 +422,7 @@ void WsConnection::receive(char*& p, char* const end)
     while (!readStopped_) {
         if (suspended_.load(std::memory_order_acquire)) {
             readStopped_ = true;  // until resume(); the rest of this input is held
+            hold(p, p);
             break;
         }
         const auto event = in_.next(p, end);
