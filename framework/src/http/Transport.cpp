@@ -213,20 +213,19 @@ void PolledWsConnection::doCloseSocket()
     closing_ = true;
     const bool writeCutShort = waitingWrite_;
     abortWrite();
-    setStreamDeadline(lingerTimeout);  // bounds the shutdown and the drain: then onStreamDeadline
     shutDownOutput(writeCutShort);
 }
 
 void PolledWsConnection::shutDownOutput(bool writeCutShort)
 {
-    shutdownWaiting_ = false;
-    switch (shutdownOutput(writeCutShort)) {
-    case Shutdown::Close: return closeSocket();
-    case Shutdown::WaitWritable:
-        shutdownWaiting_ = true;
+    const auto outcome = shutdownOutput(writeCutShort);
+    if (outcome == Shutdown::Close) return closeSocket();
+    // Bounds the shutdown and the drain (then onStreamDeadline); set once.
+    if (!shutdownWaiting_) setStreamDeadline(lingerTimeout);
+    shutdownWaiting_ = outcome == Shutdown::WaitWritable;
+    if (shutdownWaiting_) {
         if (!registered_ && registerFd() != 0) closeSocket();
         return;
-    case Shutdown::Linger: break;
     }
     draining_ = true;
     readWants_ = IoWant::Read;
