@@ -121,9 +121,7 @@ private:
     bool closing_ = false;         // doCloseSocket() ran: nothing more is written
     bool shutdownWaiting_ = false; // shutdownOutput asked to wait for writability
     bool draining_ = false;        // lingering close: read and drop until the peer's end
-    std::vector<boost::asio::const_buffer>* pending_ = nullptr;  // the connection's batch, until onWriteDone
-    std::size_t pendingSize_ = 0;   // its bytes
-    std::size_t pendingSent_ = 0;   // of which sent
+    std::vector<boost::asio::const_buffer>* pending_ = nullptr;  // what is left of the batch, until onWriteDone
     std::shared_ptr<WsConnection> self_;  // while registered
 };
 

@@ -161,9 +161,7 @@ std::size_t PolledWsConnection::doTryWrite(std::span<const net::const_buffer> bu
 
 void PolledWsConnection::doWrite(std::vector<net::const_buffer>& buffers)
 {
-    pending_ = &buffers;  // the connection's write batch: valid until onWriteDone
-    pendingSize_ = totalSize(buffers);
-    pendingSent_ = 0;
+    pending_ = &buffers;  // the connection's write batch: valid until onWriteDone, consumed in place
     waitingWrite_ = true;
     writeWants_ = IoWant::Write;
     if (!registered_ && fd_ >= 0) {
@@ -175,10 +173,17 @@ void PolledWsConnection::doWrite(std::vector<net::const_buffer>& buffers)
 
 void PolledWsConnection::continueWrite()
 {
+    auto& pending = *pending_;
     while (fd_ >= 0) {
-        if (pendingSent_ == pendingSize_) return finishWrite({});
-        const auto r = send(*pending_, pendingSent_);
-        pendingSent_ += r.bytes;
+        if (pending.empty()) return finishWrite({});
+        const auto r = send(pending, 0);
+        // Only what was reported written goes: a TLS record begun but not finished is
+        // offered again from its first byte, as OpenSSL requires.
+        auto left = r.bytes;
+        std::size_t i = 0;
+        while (i < pending.size() && left >= pending[i].size()) left -= pending[i++].size();
+        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
+        if (!pending.empty()) pending.front() += left;
         if (r.ec) return finishWrite(r.ec);
         if (r.want != IoWant::Nothing) {
             writeWants_ = r.want;  // the next edge of that kind continues
