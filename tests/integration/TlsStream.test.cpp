@@ -1,6 +1,7 @@
-// The TLS stream's own cases (tls/TlsStream.hpp: OpenSSL on the non-blocking socket, read
-// on readiness into a buffer of the thread): bytes OpenSSL has already decrypted when the
-// WebSocket takes over, and writes that wait for a peer that does not read yet.
+// The TLS stream's own cases (tls/TlsStream.hpp: OpenSSL on the non-blocking socket; in
+// the WebSocket phase on the Poller, detail/Transport.hpp): bytes OpenSSL has already
+// decrypted when the WebSocket takes over, writes that wait for a peer that does not read
+// yet, records that arrive a byte at a time, KeyUpdate, and close_notify at the end.
 
 #include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
@@ -17,6 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <poll.h>
+
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -60,6 +66,50 @@ public:
         REQUIRE(n == bytes.size());
     }
 
+    /// From now on what SSL_write encrypts is sent one byte per TCP segment (TCP_NODELAY):
+    /// the server sees every record in pieces.
+    void sendByteByByte()
+    {
+        int one = 1;
+        REQUIRE(::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+        memoryOut_ = BIO_new(BIO_s_mem());
+        REQUIRE(memoryOut_);
+        SSL_set0_wbio(ssl_.get(), memoryOut_);  // the SSL object owns it
+    }
+    void writeByteByByte(std::string_view bytes)
+    {
+        write(bytes);
+        char c;
+        while (BIO_read(memoryOut_, &c, 1) == 1) REQUIRE(::send(fd_, &c, 1, MSG_NOSIGNAL) == 1);
+    }
+
+    /// Asks the server to update its keys too (TLS 1.3 KeyUpdate, update_requested): the
+    /// server's SSL_read then has to write. Sent with the next write.
+    void requestKeyUpdate() { REQUIRE(SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_REQUESTED) == 1); }
+    std::string version() const { return SSL_get_version(ssl_.get()); }
+
+    /// True when the server's close_notify comes next (SSL_read reports the end of data).
+    bool readsCloseNotify()
+    {
+        char c;
+        std::size_t got = 0;
+        return SSL_read_ex(ssl_.get(), &c, 1, &got) == 0 && SSL_get_error(ssl_.get(), 0) == SSL_ERROR_ZERO_RETURN;
+    }
+    /// Our close_notify, after the server's.
+    void answerCloseNotify() { REQUIRE(SSL_shutdown(ssl_.get()) == 1); }
+    /// Waits (up to 5 s) until the server closes TCP; false on timeout.
+    bool waitForTcpClose()
+    {
+        for (;;) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 5000) != 1) return false;
+            char c[256];
+            const ssize_t n = ::recv(fd_, c, sizeof c, 0);
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+            if (n < 0) return false;
+        }
+    }
+
     /// Reads until `n` bytes are buffered; returns and removes them.
     std::string read(std::size_t n)
     {
@@ -77,6 +127,12 @@ public:
         auto head = buf_.substr(0, end);
         buf_.erase(0, end);
         return head;
+    }
+
+    /// Writes `bytes` in records of 16 KiB.
+    void writeInRecords(std::string_view bytes)
+    {
+        for (std::size_t at = 0; at < bytes.size(); at += 16 * 1024) write(bytes.substr(at, 16 * 1024));
     }
 
     /// One unmasked server frame's payload.
@@ -115,6 +171,7 @@ private:
     std::unique_ptr<SSL, SslFree> ssl_;
     int fd_;
     std::string buf_;
+    BIO* memoryOut_ = nullptr;  // owned by ssl_
 };
 
 const std::string upgradeRequest =
@@ -149,6 +206,22 @@ std::unique_ptr<TestServer> echoServer()
         });
 }
 
+/// A client on `server`'s TLS connector whose WebSocket upgrade to /echo succeeded.
+std::unique_ptr<OpenSslClient> upgradedClient(TestServer& server)
+{
+    auto client = std::make_unique<OpenSslClient>(server.server().port(1));
+    client->write(upgradeRequest);
+    REQUIRE(client->readUpgradeResponse().starts_with("HTTP/1.1 101"));
+    return client;
+}
+
+/// The client closes (1000); true once the server's close frame and its close_notify came.
+bool closeHandshake(OpenSslClient& client)
+{
+    client.write(RawClient::buildFrame(0x8, std::string("\x03\xe8", 2)));
+    return client.readFramePayload() == std::string("\x03\xe8", 2) && client.readsCloseNotify();
+}
+
 }  // namespace
 
 TEST_SUITE("tls")
@@ -180,17 +253,71 @@ TEST_SUITE("tls")
     TEST_CASE("an 8 MiB echo to a client that reads only after sending it all waits for the socket and arrives whole")
     {
         auto server = echoServer();
-        OpenSslClient client(server->server().port(1));
-        client.write(upgradeRequest);
-        CHECK(client.readUpgradeResponse().starts_with("HTTP/1.1 101"));
+        auto client = upgradedClient(*server);
         const auto big = pattern(8 * 1024 * 1024);
         const auto frame = RawClient::buildFrame(0x2, big);
-        for (std::size_t at = 0; at < frame.size(); at += 16 * 1024)
-            client.write(std::string_view(frame).substr(at, 16 * 1024));
+        client->writeInRecords(frame);
         // Twice: the second echo is written while the first may still wait for the socket.
-        for (std::size_t at = 0; at < frame.size(); at += 16 * 1024)
-            client.write(std::string_view(frame).substr(at, 16 * 1024));
-        CHECK(client.readFramePayload() == big);
-        CHECK(client.readFramePayload() == big);
+        client->writeInRecords(frame);
+        CHECK(client->readFramePayload() == big);
+        CHECK(client->readFramePayload() == big);
+    }
+
+    TEST_CASE("records that arrive a byte at a time are decrypted and echoed whole")
+    {
+        auto server = echoServer();
+        auto client = upgradedClient(*server);
+        client->sendByteByByte();
+        const auto text = pattern(3000);
+        client->writeByteByByte(RawClient::buildFrame(0x1, text) + RawClient::buildFrame(0x1, "after"));
+        CHECK(client->readFramePayload() == text);
+        CHECK(client->readFramePayload() == "after");
+    }
+
+    TEST_CASE("a TLS 1.3 KeyUpdate that asks the server to update too keeps the connection going")
+    {
+        auto server = echoServer();
+        auto client = upgradedClient(*server);
+        REQUIRE(client->version() == "TLSv1.3");
+        for (int round = 0; round < 3; ++round) {
+            client->requestKeyUpdate();  // the server's SSL_read writes its own KeyUpdate
+            const auto text = "after key update " + std::to_string(round);
+            client->write(RawClient::buildFrame(0x1, text));
+            CHECK(client->readFramePayload() == text);
+        }
+    }
+
+    TEST_CASE("a KeyUpdate that arrives while the server's 8 MiB echo waits for the socket")
+    {
+        auto server = echoServer();
+        auto client = upgradedClient(*server);
+        const auto big = pattern(8 * 1024 * 1024);
+        client->writeInRecords(RawClient::buildFrame(0x2, big));
+        client->requestKeyUpdate();
+        client->write(RawClient::buildFrame(0x1, "after key update"));
+        CHECK(client->readFramePayload() == big);
+        CHECK(client->readFramePayload() == "after key update");
+    }
+
+    TEST_CASE("after the close handshake the server sends close_notify and closes TCP once the client's comes")
+    {
+        auto server = echoServer();
+        auto client = upgradedClient(*server);
+        REQUIRE(closeHandshake(*client));
+        const auto answered = std::chrono::steady_clock::now();
+        client->answerCloseNotify();
+        CHECK(client->waitForTcpClose());
+        // Well before the lingering deadline (2 s): the close_notify ended the wait.
+        CHECK(std::chrono::steady_clock::now() - answered < std::chrono::seconds(1));
+    }
+
+    TEST_CASE("a client that never answers close_notify is closed after the lingering deadline")
+    {
+        auto server = echoServer();
+        auto client = upgradedClient(*server);
+        REQUIRE(closeHandshake(*client));
+        const auto sent = std::chrono::steady_clock::now();
+        CHECK(client->waitForTcpClose());
+        CHECK(std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(1500));
     }
 }

@@ -1,6 +1,7 @@
 #pragma once
-// The readiness loop of plain WebSocket connections: one epoll set per server, its
-// descriptors registered once, edge-triggered, for reading and writing.
+// The readiness loop of WebSocket connections, plain and TLS: one epoll set per server, its
+// descriptors registered once, edge-triggered, for reading and writing. What a connection
+// does with the events (the transport contract) is in detail/Transport.hpp.
 //
 // Why not asio's own reactor: per idle socket it keeps a descriptor state (~170 B) and a
 // pending operation (~270 B), and every read costs a speculative recv that finds nothing
@@ -8,7 +9,7 @@
 // busy one one recv per wake-up, and the set itself is one asio wait on the epoll
 // descriptor, so the server's threads and strands stay asio's.
 //
-// Linux only (epoll); the plain connection falls back to nothing else.
+// Linux only (epoll); the connections fall back to nothing else.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>

@@ -4,15 +4,14 @@
 #include "detail/HttpSession.hpp"
 #include "detail/PlainConnection.hpp"
 
-#include "detail/Poller.hpp"
-
-#include <boost/asio/dispatch.hpp>
+#include "detail/Transport.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <span>
 
 namespace wharf::detail {
 namespace net = boost::asio;
@@ -20,30 +19,17 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-/// One receive buffer per thread, shared by every connection that thread serves:
-/// a connection holds none (DESIGN.md, "The data path").
-std::vector<char>& threadReadBuffer()
-{
-    thread_local std::vector<char> buffer(256 * 1024);
-    return buffer;
-}
-
-// How many reads one readiness wake-up may do before yielding to other connections.
-constexpr int readsPerWakeup = 4;
-// After our close frame and TCP shutdown, how long we drain the peer's leftovers so the
-// close frame is not destroyed by an RST (a lingering close).
-constexpr auto lingerTimeout = std::chrono::seconds(2);
-
-boost::system::error_code lastError() { return {errno, boost::system::system_category()}; }
-bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
-
-/// The WebSocket stream of a plain TCP connection. The descriptor leaves asio after the
-/// handshake and is watched by the server's Poller (edge-triggered, registered once):
-/// no asio state, pending operation or buffer per connection while it is idle.
-class PlainWsConnection final : public WsConnection, private Poller::Target {
+/// The plain TCP transport under PolledWsConnection (detail/Transport.hpp): recv, sendmsg
+/// and a FIN, straight on the descriptor.
+class PlainWsConnection final : public PolledWsConnection {
 public:
     PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
-        : WsConnection(std::move(strand), std::move(server), action)
+        : PolledWsConnection(releaseDescriptor(socket), std::move(strand), std::move(server), action)
+    {
+    }
+
+private:
+    static int releaseDescriptor(tcp::socket& socket)
     {
         // Accepted non-blocking, with TCP_NODELAY inherited from the listening socket
         // (Server.cpp): no system calls here but asio's deregistration.
@@ -52,235 +38,72 @@ public:
 #ifndef __linux__
         socket.set_option(tcp::no_delay(true), ec);
 #endif
-        fd_ = socket.release(ec);
-        if (ec) fd_ = -1;
+        const int fd = socket.release(ec);
+        return ec ? -1 : fd;
     }
 
-    ~PlainWsConnection() override
-    {
-        // Normally closed already (a registered connection owns itself); not after
-        // Poller::shutdown or when it never got as far as reading.
-        if (fd_ < 0) return;
-        if (registered_) poller().remove(fd_, *this);
-        ::close(fd_);
-    }
+    static IoResult failure() { return {0, IoWant::Nothing, {errno, boost::system::system_category()}}; }
+    static bool wouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK; }
 
-private:
-    // --- readiness (Poller thread, its lock held): hand the work to the strand ----------
-    void onPollEvents(std::uint32_t events) override
+    IoResult receive(char* data, std::size_t size) override
     {
-        auto self = std::static_pointer_cast<PlainWsConnection>(weak_from_this().lock());
-        if (!self) return;  // being destroyed: its destructor waits in Poller::remove
-        auto work = [self = std::move(self), events] { self->onEvents(events); };
-        if (poller().singleThreaded()) net::dispatch(strand_, std::move(work));
-        else net::post(strand_, std::move(work));
-    }
-
-    void onEvents(std::uint32_t events)
-    {
-        if (fd_ < 0) return;
-        if (waitingWrite_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continueWrite();
-        if (fd_ < 0) return;
-        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
-            if (draining_) drain();
-            else if (reading_ && !readStopped_) readLoop();
-        }
-    }
-
-    // --- reading ------------------------------------------------------------------------
-    void doRead() override
-    {
-        // Called once, from start(). Registering reports readiness that is there already.
-        // Registered before (a write of onConnect had to wait for the socket): an edge for
-        // data that arrived meanwhile was ignored (not reading yet), so look now.
-        if (fd_ < 0) return;
-        reading_ = true;
-        if (!registered_) {
-            if (const int e = registerFd()) onReadError({e, boost::system::system_category()});
-            return;
-        }
-        readLoop();
-    }
-
-    /// Into the Poller (once): 0 or the errno.
-    int registerFd()
-    {
-        if (const int e = poller().add(fd_, *this)) return e;
-        registered_ = true;
-        self_ = shared_from_this();  // no pending operation holds an idle connection: it holds itself
-        return 0;
-    }
-
-    std::shared_ptr<void> onPollerShutdown() override
-    {
-        // The server's threads are gone; Poller::shutdown holds its locks.
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-        registered_ = false;
-        return std::move(self_);
-    }
-
-    /// Reads into the thread's buffer until the socket is drained (edge-triggered: a read
-    /// that fills less than the buffer took everything there was).
-    void readLoop()
-    {
-        auto& buffer = threadReadBuffer();
-        for (int i = 0; i < readsPerWakeup; ++i) {
-            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-            if (n > 0) {
-                if (!onBytes(buffer.data(), static_cast<std::size_t>(n))) return;
-                if (static_cast<std::size_t>(n) < buffer.size()) return;  // drained: wait for the next edge
-                continue;
-            }
-            if (n == 0) return onReadError(net::error::eof);
+        for (;;) {
+            const ssize_t n = ::recv(fd(), data, size, 0);
+            // A read that fills less than it could took everything there was: wait for the
+            // next edge rather than find nothing with another recv.
+            if (n > 0)
+                return {static_cast<std::size_t>(n), static_cast<std::size_t>(n) < size ? IoWant::Read : IoWant::Nothing, {}};
+            if (n == 0) return {0, IoWant::Nothing, net::error::eof};
             if (errno == EINTR) continue;
-            if (wouldBlock(errno)) return;
-            return onReadError(lastError());
+            if (wouldBlock()) return {0, IoWant::Read, {}};
+            return failure();
         }
-        // Busy peer: let other connections run, then continue.
-        net::post(strand_, [self = shared_from_this(), this] {
-            if (fd_ >= 0 && !readStopped_ && !draining_) readLoop();
-        });
     }
 
-    // --- writing ------------------------------------------------------------------------
-    /// Writes what the socket takes now; the bytes written (errors: -1 with errno).
-    ssize_t writeSome(std::span<const net::const_buffer> buffers)
+    IoResult send(std::span<const net::const_buffer> buffers, std::size_t skip) override
     {
         std::array<iovec, 64> iov;
         std::size_t count = 0;
+        std::size_t offered = 0;
         for (const auto& b : buffers) {
             if (count == iov.size()) break;
-            if (b.size() == 0) continue;
-            iov[count].iov_base = const_cast<void*>(b.data());
-            iov[count].iov_len = b.size();
+            if (skip >= b.size()) {
+                skip -= b.size();
+                continue;
+            }
+            iov[count].iov_base = const_cast<char*>(static_cast<const char*>(b.data()) + skip);
+            iov[count].iov_len = b.size() - skip;
+            offered += iov[count].iov_len;
+            skip = 0;
             ++count;
         }
-        if (count == 0) return 0;
+        if (count == 0) return {};
         msghdr msg{};
         msg.msg_iov = iov.data();
         msg.msg_iovlen = count;
         for (;;) {
-            const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-            if (n >= 0 || errno != EINTR) return n;
+            const ssize_t n = ::sendmsg(fd(), &msg, MSG_NOSIGNAL);
+            // A short write means the socket is full: the next EPOLLOUT edge says when not.
+            if (n >= 0)
+                return {static_cast<std::size_t>(n), static_cast<std::size_t>(n) < offered ? IoWant::Write : IoWant::Nothing, {}};
+            if (errno == EINTR) continue;
+            if (wouldBlock()) return {0, IoWant::Write, {}};
+            return failure();
         }
     }
 
-    std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
+    Shutdown shutdownOutput(bool) override
     {
-        if (fd_ < 0 || shutDown_) return 0;
-        const ssize_t n = writeSome(buffers);
-        return n > 0 ? static_cast<std::size_t>(n) : 0;  // errors are doWrite's to report
-    }
-
-    void doWrite(std::vector<net::const_buffer>& buffers) override
-    {
-        pending_ = &buffers;  // the connection's write batch: valid until onWriteDone
-        waitingWrite_ = true;
-        if (!registered_ && fd_ >= 0) {
-            // Not reading yet (a close queued before the first read): EPOLLOUT is still needed.
-            if (const int e = registerFd()) return finishWrite({e, boost::system::system_category()});
-        }
-        continueWrite();
-    }
-
-    void continueWrite()
-    {
-        while (fd_ >= 0) {
-            auto& pending = *pending_;
-            const ssize_t n = writeSome(pending);
-            if (n < 0) {
-                if (wouldBlock(errno)) return;  // the next EPOLLOUT edge continues
-                return finishWrite(lastError());
-            }
-            auto left = static_cast<std::size_t>(n);
-            std::size_t i = 0;
-            while (i < pending.size() && left >= pending[i].size()) left -= pending[i++].size();
-            pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(i));
-            if (pending.empty()) return finishWrite({});
-            pending.front() += left;
-        }
-        finishWrite(net::error::operation_aborted);
-    }
-
-    /// A write waiting for the socket ends with operation_aborted (its callbacks learn it),
-    /// later on the strand: this runs inside teardown.
-    void abortWrite()
-    {
-        if (!waitingWrite_) return;
-        waitingWrite_ = false;
-        pending_ = nullptr;
-        net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
-    }
-
-    void finishWrite(const boost::system::error_code& ec)
-    {
-        waitingWrite_ = false;
-        pending_ = nullptr;
-        onWriteDone(ec);
-    }
-
-    // --- closing ------------------------------------------------------------------------
-    void doCloseSocket() override
-    {
-        if (fd_ < 0 || shutDown_) return;
-        abortWrite();
         if (peerSentClose()) {
             // The close handshake is complete: the peer sends nothing more (RFC 6455 5.5.1),
             // so with nothing unread a plain close cannot reset the connection, and our close
             // frame leaves ahead of the FIN. No lingering needed.
-            auto& buffer = threadReadBuffer();
-            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-            if (n <= 0) return closeSocket();  // nothing unread (EAGAIN), EOF or an error
-            // It did send more: drain it as below.
+            char byte;
+            if (::recv(fd(), &byte, 1, MSG_PEEK) <= 0) return Shutdown::Close;  // nothing unread, EOF or an error
+            // It did send more: drain it, lingering.
         }
-        shutDown_ = true;
-        if (::shutdown(fd_, SHUT_WR) != 0) return closeSocket();
-        setStreamDeadline(lingerTimeout);  // then onStreamDeadline
-        draining_ = true;
-        if (!registered_) {
-            if (registerFd() != 0) closeSocket();
-            return;  // readiness that is there already is reported at once
-        }
-        drain();
+        return ::shutdown(fd(), SHUT_WR) == 0 ? Shutdown::Linger : Shutdown::Close;
     }
-
-    void drain()
-    {
-        auto& buffer = threadReadBuffer();
-        for (;;) {
-            const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-            if (n > 0) continue;
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && wouldBlock(errno)) return;  // the next edge continues
-            return closeSocket();  // EOF: the peer closed too (or an error)
-        }
-    }
-
-    void onStreamDeadline() override { closeSocket(); }
-
-    void closeSocket()
-    {
-        if (fd_ < 0) return;
-        clearStreamDeadline();
-        if (registered_) poller().remove(fd_, *this);  // never called again after this
-        registered_ = false;
-        ::close(fd_);
-        fd_ = -1;
-        draining_ = false;
-        abortWrite();
-        const auto last = std::move(self_);  // may be the last reference: released on return
-    }
-
-    Poller& poller() const noexcept { return serverState().poller; }
-    int fd_ = -1;
-    bool registered_ = false;    // in the Poller
-    bool reading_ = false;       // doRead() was called: read on readiness
-    bool waitingWrite_ = false;  // pending_ waits for EPOLLOUT
-    bool shutDown_ = false;      // our FIN is sent
-    bool draining_ = false;      // lingering close: read and drop until EOF
-    std::vector<net::const_buffer>* pending_ = nullptr;  // the rest of a write the socket did not take
-    std::shared_ptr<WsConnection> self_;       // while registered
 };
 
 class PlainHttpSession final : public HttpSession<PlainHttpSession>,

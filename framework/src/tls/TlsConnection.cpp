@@ -8,10 +8,12 @@
 //   TlsHttpSession::run ─ handshake (handshakeTimeout) ─▶ HttpSession<TlsHttpSession>
 //                  │ fails: plain HTTP, silence, garbage                 │ 101
 //                  ▼                                                     ▼
-//              close quietly (debug log)             TlsWsConnection (TlsStream moved in)
+//              close quietly (debug log)     TlsWsConnection (descriptor and TlsEngine
+//                                                        moved out, onto the Poller)
 
 #include "detail/HttpSession.hpp"
 #include "detail/TlsConnection.hpp"
+#include "detail/Transport.hpp"
 #include "tls/TlsStream.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -181,18 +183,8 @@ struct TlsContext {
 
 namespace {
 
-// How long we wait for the peer's close_notify before closing TCP anyway.
+// How long we wait for the peer's close_notify before closing TCP anyway (HTTP phase).
 constexpr auto tlsShutdownTimeout = std::chrono::seconds(2);
-// Records one readiness wake-up may read before yielding to other connections.
-constexpr int recordsPerWakeup = 16;
-
-/// Decrypted bytes land in a buffer of the thread, shared by every connection it serves:
-/// an idle connection holds none. One record (16 KiB) is the most one read returns.
-char* threadReadBuffer()
-{
-    thread_local char buffer[TlsStream::maxRecord];
-    return buffer;
-}
 
 // ---------------------------------------------------------------------------------------
 // Context
@@ -286,148 +278,40 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const 
 // ---------------------------------------------------------------------------------------
 // WebSocket over TLS
 
-/// The WebSocket stream of a TLS connection: non-blocking OpenSSL calls when the socket is
-/// ready (an asio wait), decrypting into the thread's buffer. An idle connection holds one
-/// pending read wait and OpenSSL's connection state: no buffer, no write batch (writes
-/// are tried at once, doTryWrite, like the plain stream's).
-class TlsWsConnection final : public WsConnection {
+/// The TLS transport under PolledWsConnection (detail/Transport.hpp): OpenSSL's calls on
+/// the descriptor, which left asio after the 101 like a plain connection's. An idle
+/// connection holds its SSL object (no record buffers) and its Poller registration.
+class TlsWsConnection final : public PolledWsConnection {
 public:
-    TlsWsConnection(TlsStream stream, std::shared_ptr<TlsContext> context, Strand strand,
-                    std::shared_ptr<ServerState> server, UpgradeAction& action)
-        : WsConnection(std::move(strand), std::move(server), action),
-          context_(std::move(context)),
-          stream_(std::move(stream))
+    TlsWsConnection(int fd, TlsEngine engine, Strand strand, std::shared_ptr<ServerState> server,
+                    UpgradeAction& action)
+        : PolledWsConnection(fd, std::move(strand), std::move(server), action), engine_(std::move(engine))
     {
     }
 
 private:
-    using Wait = tcp::socket::wait_type;
-    static Wait waitFor(TlsWant want) { return want == TlsWant::Write ? tcp::socket::wait_write : tcp::socket::wait_read; }
-    tcp::socket& socket() { return stream_.next_layer().socket(); }
+    IoResult receive(char* data, std::size_t size) override { return engine_.read(data, size); }
 
-    // --- reading ------------------------------------------------------------------------
-    void doRead() override
+    IoResult send(std::span<const net::const_buffer> buffers, std::size_t skip) override
     {
-        if (closing_ || readWaiting_) return;
-        readLoop();
+        return engine_.write(buffers, skip);
     }
 
-    /// Reads until OpenSSL needs the socket, and only then waits: a wait with decrypted
-    /// bytes still inside OpenSSL (SSL_pending) could wait forever for bytes that came.
-    void readLoop()
+    // close_notify, then the peer's (the drain reads until it comes: SSL_read's end of
+    // data). A write cut short left a record half sent: no close_notify can follow it, so
+    // TCP closes at once, as after a fatal error.
+    Shutdown shutdownOutput(bool writeCutShort) override
     {
-        char* buffer = threadReadBuffer();
-        for (int i = 0; i < recordsPerWakeup && !closing_; ++i) {
-            const auto r = stream_.read(buffer, TlsStream::maxRecord);
-            if (r.bytes) {
-                if (!onBytes(buffer, r.bytes)) return;
-                continue;
-            }
-            if (r.ec) return onReadError(r.ec);
-            readWaiting_ = true;
-            socket().async_wait(waitFor(r.want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
-                readWaiting_ = false;
-                if (closing_ || readStopped_) return;
-                if (ec) return onReadError(ec);
-                readLoop();
-            });
-            return;
-        }
-        if (closing_) return;
-        // A busy peer: let other connections run, then go on.
-        net::post(strand_, [self = shared_from_this(), this] {
-            if (!closing_ && !readStopped_) readLoop();
-        });
+        if (writeCutShort) return Shutdown::Close;
+        const auto r = engine_.sendCloseNotify();
+        if (r.want == IoWant::Write) return Shutdown::WaitWritable;
+        if (r.ec || r.want != IoWant::Nothing || r.bytes == 1) return Shutdown::Close;
+        return Shutdown::Linger;
     }
 
-    // --- writing ------------------------------------------------------------------------
-    std::size_t doTryWrite(std::span<const net::const_buffer> buffers) override
-    {
-        if (closing_ || pendingWrite_) return 0;
-        std::size_t written = 0;
-        for (;;) {
-            const auto r = stream_.write(buffers, written);
-            if (!r.bytes) return written;  // all of it, or a wait or an error: doWrite goes on
-            written += r.bytes;
-        }
-    }
+    bool holdsUnread() const noexcept override { return engine_.holdsUnread(); }
 
-    void doWrite(std::vector<net::const_buffer>& buffers) override
-    {
-        pendingWrite_ = &buffers;  // the connection's write batch: valid until onWriteDone
-        writeOffset_ = 0;
-        if (closing_ || !stream_.isOpen()) {
-            pendingWrite_ = nullptr;
-            net::post(strand_, [self = shared_from_this(), this] { onWriteDone(net::error::operation_aborted); });
-            return;
-        }
-        // doTryWrite stopped where the socket was full: wait for it before the next record.
-        waitToWrite(TlsWant::Write);
-    }
-
-    void writeLoop()
-    {
-        for (;;) {
-            const auto r = stream_.write(*pendingWrite_, writeOffset_);
-            if (r.bytes) {
-                writeOffset_ += r.bytes;
-                continue;
-            }
-            if (r.ec || r.want == TlsWant::Nothing) return finishWrite(r.ec);
-            return waitToWrite(r.want);
-        }
-    }
-
-    void waitToWrite(TlsWant want)
-    {
-        socket().async_wait(waitFor(want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
-            if (!pendingWrite_) return;
-            if (ec) return finishWrite(ec);
-            writeLoop();
-        });
-    }
-
-    void finishWrite(const boost::system::error_code& ec)
-    {
-        pendingWrite_ = nullptr;
-        onWriteDone(ec);
-    }
-
-    // --- closing ------------------------------------------------------------------------
-    // close_notify, then TCP close once the peer's close_notify came, bounded by
-    // tlsShutdownTimeout. With a write waiting for the socket (peer not reading, forced
-    // close) TLS has no clean way out: TCP closes at once and the write ends aborted.
-    void doCloseSocket() override
-    {
-        if (closing_) return;
-        closing_ = true;
-        if (!stream_.isOpen()) return;
-        if (pendingWrite_) return closeNow();
-        boost::system::error_code ignored;
-        socket().cancel(ignored);  // the read wait
-        stream_.next_layer().setOwner(weak_from_this());
-        stream_.next_layer().expires_after(tlsShutdownTimeout);
-        shutdownLoop();
-    }
-
-    void shutdownLoop()
-    {
-        const auto r = stream_.shutdown();
-        if (r.want == TlsWant::Nothing) return closeNow();
-        socket().async_wait(waitFor(r.want), [self = shared_from_this(), this](const boost::system::error_code& ec) {
-            if (ec || stream_.next_layer().expired()) return closeNow();
-            shutdownLoop();
-        });
-    }
-
-    void closeNow() { stream_.next_layer().close(); }
-
-    std::shared_ptr<TlsContext> context_;  // outlives stream_
-    TlsStream stream_;
-    std::vector<net::const_buffer>* pendingWrite_ = nullptr;  // a write waiting for the socket
-    std::size_t writeOffset_ = 0;                             // bytes of *pendingWrite_ already sent
-    bool readWaiting_ = false;
-    bool closing_ = false;
+    TlsEngine engine_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -482,8 +366,10 @@ public:
 
     void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
     {
-        // HttpSession set upgraded_: stream_ is moved out, nothing here may touch it again.
-        auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_, *action);
+        // HttpSession set upgraded_: the socket and the engine leave, nothing here may touch
+        // stream_ again.
+        const int fd = stream_.releaseSocket();
+        auto ws = std::make_shared<TlsWsConnection>(fd, std::move(stream_.engine()), strand_, server_, *action);
         ws->start(early);
     }
 

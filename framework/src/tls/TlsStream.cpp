@@ -125,42 +125,37 @@ void TlsSocket::close()
 }
 
 // ---------------------------------------------------------------------------------------
-// TlsStream
+// TlsEngine
 
-TlsStream::TlsStream(net::ip::tcp::socket socket, SSL_CTX* context) : lowest_(std::move(socket))
+TlsEngine::TlsEngine(int fd, SSL_CTX* context) : ssl_(SSL_new(context))
 {
-    // OpenSSL reads and writes the descriptor directly: it must never block.
-    boost::system::error_code ec;
-    lowest_.socket().non_blocking(true, ec);
-    if (ec) throw std::runtime_error("TLS: cannot make the socket non-blocking: " + ec.message());
-    ssl_.reset(SSL_new(context));
     BIO* bio = ssl_ ? BIO_new(socketBioMethod()) : nullptr;
     if (!bio) {
         ERR_clear_error();
         throw std::runtime_error("TLS: OpenSSL cannot allocate a connection");
     }
-    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(lowest_.socket().native_handle())));
+    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
     SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by the SSL object
     SSL_set_accept_state(ssl_.get());
 }
 
-char* TlsStream::threadChunk()
+char* TlsEngine::threadChunk()
 {
     thread_local char chunk[maxRecord];
     return chunk;
 }
 
-TlsResult TlsStream::outcome(int ret, std::size_t bytes)
+IoResult TlsEngine::outcome(int ret, std::size_t bytes)
 {
     if (ret > 0) {
         ERR_clear_error();
-        return {bytes, TlsWant::Nothing, {}};
+        return {bytes, IoWant::Nothing, {}};
     }
     const int savedErrno = errno;
     const int error = SSL_get_error(ssl_.get(), ret);
-    if (error == SSL_ERROR_WANT_READ) return {0, TlsWant::Read, {}};
-    if (error == SSL_ERROR_WANT_WRITE) return {0, TlsWant::Write, {}};
-    TlsResult r;
+    if (error == SSL_ERROR_WANT_READ) return {0, IoWant::Read, {}};
+    if (error == SSL_ERROR_WANT_WRITE) return {0, IoWant::Write, {}};
+    IoResult r;
     if (error == SSL_ERROR_ZERO_RETURN) {
         r.ec = net::error::eof;  // the peer's close_notify
     } else {
@@ -189,42 +184,80 @@ void freshErrors()
 }
 }  // namespace
 
-TlsResult TlsStream::handshake()
+IoResult TlsEngine::handshake()
 {
-    if (!isOpen()) return {0, TlsWant::Nothing, net::error::bad_descriptor};
     freshErrors();
     return outcome(SSL_do_handshake(ssl_.get()), 0);
 }
 
-TlsResult TlsStream::read(void* data, std::size_t size)
+IoResult TlsEngine::read(void* data, std::size_t size)
 {
-    if (!isOpen()) return {0, TlsWant::Nothing, net::error::bad_descriptor};
     freshErrors();
     std::size_t n = 0;
     const int ret = SSL_read_ex(ssl_.get(), data, size, &n);
     return outcome(ret, n);
 }
 
-TlsResult TlsStream::writeBytes(const void* data, std::size_t size)
+IoResult TlsEngine::writeBytes(const void* data, std::size_t size)
 {
-    if (!isOpen()) return {0, TlsWant::Nothing, net::error::bad_descriptor};
     freshErrors();
     std::size_t n = 0;
     const int ret = SSL_write_ex(ssl_.get(), data, size, &n);
     return outcome(ret, n);
 }
 
-TlsResult TlsStream::shutdown()
+IoResult TlsEngine::shutdown()
+{
+    auto r = sendCloseNotify();
+    if (r.want != IoWant::Nothing) return r;
+    if (r.ec) return {1, IoWant::Nothing, {}};  // none may be sent: nothing more to wait for
+    if (r.bytes == 1) return r;
+    freshErrors();
+    const int ret = SSL_shutdown(ssl_.get());  // ours is out: now wait for the peer's
+    if (ret == 1) return {1, IoWant::Nothing, {}};
+    r = outcome(ret, 0);
+    if (r.want == IoWant::Nothing) r.bytes = 1;  // an error: nothing more to wait for
+    return r;
+}
+
+IoResult TlsEngine::sendCloseNotify()
 {
     // Not after a fatal error, nor before the handshake finished (SSL_shutdown(3)).
-    if (!isOpen() || failed_ || !SSL_is_init_finished(ssl_.get())) return {1, TlsWant::Nothing, {}};
+    if (failed_ || !SSL_is_init_finished(ssl_.get())) return {0, IoWant::Nothing, net::error::shut_down};
+    if ((SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) && !SSL_want_write(ssl_.get()))
+        return {(SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) ? 1u : 0u, IoWant::Nothing, {}};
     freshErrors();
-    int ret = SSL_shutdown(ssl_.get());
-    if (ret == 0) ret = SSL_shutdown(ssl_.get());  // ours is out: now wait for the peer's
-    if (ret == 1) return {1, TlsWant::Nothing, {}};
-    auto r = outcome(ret, 0);
-    if (r.want == TlsWant::Nothing) r.bytes = 1;  // an error: nothing more to wait for
-    return r;
+    const int ret = SSL_shutdown(ssl_.get());
+    if (ret == 1) return {1, IoWant::Nothing, {}};
+    if (ret == 0) return {0, IoWant::Nothing, {}};
+    return outcome(ret, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// TlsStream
+
+namespace {
+int nonBlockingDescriptor(net::ip::tcp::socket& socket)
+{
+    // OpenSSL reads and writes the descriptor directly: it must never block.
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    if (ec) throw std::runtime_error("TLS: cannot make the socket non-blocking: " + ec.message());
+    return socket.native_handle();
+}
+}  // namespace
+
+TlsStream::TlsStream(net::ip::tcp::socket socket, SSL_CTX* context)
+    : lowest_(std::move(socket)), engine_(nonBlockingDescriptor(lowest_.socket()), context)
+{
+}
+
+int TlsStream::releaseSocket()
+{
+    lowest_.expires_never();
+    boost::system::error_code ec;
+    const int fd = lowest_.socket().release(ec);
+    return ec ? -1 : fd;
 }
 
 }  // namespace wharf::detail

@@ -1,18 +1,19 @@
 #pragma once
-// A TLS stream straight on OpenSSL over a non-blocking TCP socket: the SSL object reads and
-// writes the descriptor itself (through a small BIO), so the stream owns no buffer of its
-// own. With SSL_MODE_RELEASE_BUFFERS (set on every context, TlsConnection.cpp) OpenSSL
-// frees its record buffers whenever they are empty, so an idle connection keeps only
-// OpenSSL's per-connection state (with read-ahead, one recv takes what the socket holds).
-// Beast's ssl_stream (asio::ssl::stream) instead keeps two
-// 17 KiB buffers and a 2 x 17 KiB memory BIO pair for as long as the connection lives.
-//
-// Two faces:
-// - non-blocking calls (handshake, read, write, shutdown) that return at once and say
-//   which readiness to wait for; the WebSocket phase uses them with a buffer per thread;
-// - Beast's AsyncReadStream / AsyncWriteStream (async_read_some, async_write_some) plus
-//   async_handshake and async_shutdown, for the handshake and the HTTP phase, with the
-//   timeout interface of beast::tcp_stream on the lowest layer (HttpSession uses it).
+// TLS straight on OpenSSL over a non-blocking TCP socket, in two parts:
+// - TlsEngine: the SSL object, which reads and writes the descriptor itself (through a
+//   small BIO), and non-blocking calls (handshake, read, write, shutdown) that return at
+//   once and say which readiness to wait for. It owns no descriptor and no buffer: with
+//   SSL_MODE_RELEASE_BUFFERS (set on every context, TlsConnection.cpp) OpenSSL frees its
+//   record buffers whenever they are empty, so an idle connection keeps only OpenSSL's
+//   per-connection state (with read-ahead, one recv takes what the socket holds). The
+//   WebSocket phase keeps only the engine and the descriptor, on the Poller
+//   (detail/Transport.hpp).
+// - TlsStream: the engine on an asio socket, with Beast's AsyncReadStream /
+//   AsyncWriteStream (async_read_some, async_write_some) plus async_handshake and
+//   async_shutdown, for the handshake and the HTTP phase, with the timeout interface of
+//   beast::tcp_stream on the lowest layer (HttpSession uses it).
+// Beast's ssl_stream (asio::ssl::stream) instead keeps two 17 KiB buffers and a
+// 2 x 17 KiB memory BIO pair for as long as the connection lives.
 //
 // Everything runs on the connection's strand; nothing here is thread-safe.
 
@@ -21,6 +22,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
+
+#include "detail/IoResult.hpp"
 
 #include <openssl/ssl.h>
 
@@ -33,18 +36,6 @@
 #include <type_traits>
 
 namespace wharf::detail {
-
-/// What an OpenSSL call waits for before it can go on.
-enum class TlsWant : std::uint8_t { Nothing, Read, Write };
-
-/// The outcome of one non-blocking call: bytes, or (0 bytes, no error) the readiness to
-/// wait for before calling again, or an error (boost::asio::error::eof: the peer closed,
-/// with or without close_notify).
-struct TlsResult {
-    std::size_t bytes = 0;
-    TlsWant want = TlsWant::Nothing;
-    boost::system::error_code ec;
-};
 
 /// The TCP socket under a TlsStream, with beast::tcp_stream's timeout interface: once an
 /// expiry passes, the operations waiting on the socket and those started later fail with
@@ -71,11 +62,51 @@ private:
     bool expired_ = false;
 };
 
+/// OpenSSL on a non-blocking descriptor, server side. Never closes the descriptor.
+class TlsEngine {
+public:
+    /// Plaintext bytes in one TLS record (RFC 8446 5.1): what one write() sends at most.
+    static constexpr std::size_t maxRecord = 16 * 1024;
+
+    /// Throws std::runtime_error when OpenSSL cannot allocate the connection.
+    TlsEngine(int fd, SSL_CTX* context);
+
+    IoResult handshake();
+    /// Decrypted bytes into `data` (at most one record per call). Call until it asks to
+    /// wait: only then is nothing left inside OpenSSL to hand out (neither decrypted bytes,
+    /// SSL_pending, nor records it read ahead from the socket).
+    IoResult read(void* data, std::size_t size);
+    /// Sends at most one record from byte `skip` of `buffers` (a const buffer sequence).
+    /// After a wait the next call must start at the same byte, with the same bytes there
+    /// (OpenSSL finishes the record it has already encrypted); the buffers may move.
+    template <class Buffers>
+    IoResult write(const Buffers& buffers, std::size_t skip = 0);
+    /// Sends close_notify, then waits for the peer's; bytes = 1 once both are done.
+    IoResult shutdown();
+    /// Sends close_notify only: bytes = 0 once it is out and the peer's is still to come,
+    /// 1 when the peer's came already; an error also when none may be sent (after a fatal
+    /// error or before the handshake finished, SSL_shutdown(3)).
+    IoResult sendCloseNotify();
+    /// OpenSSL holds received bytes (decrypted or read ahead) no readiness will announce.
+    bool holdsUnread() const noexcept { return SSL_has_pending(ssl_.get()) == 1; }
+
+private:
+    IoResult writeBytes(const void* data, std::size_t size);
+    /// The result of an OpenSSL call that returned `ret`; clears the thread's error queue.
+    IoResult outcome(int ret, std::size_t bytes);
+    static char* threadChunk();
+
+    struct SslFree {
+        void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
+    };
+    std::unique_ptr<SSL, SslFree> ssl_;
+    bool failed_ = false;  // a fatal error: no close_notify may follow (SSL_shutdown(3))
+};
+
+/// A TlsEngine on an asio socket, for the handshake and the HTTP phase.
 class TlsStream {
 public:
     using executor_type = boost::asio::any_io_executor;
-    /// Plaintext bytes in one TLS record (RFC 8446 5.1): what one write() sends at most.
-    static constexpr std::size_t maxRecord = 16 * 1024;
 
     /// A server-side stream over `socket` (made non-blocking). Throws std::runtime_error
     /// when OpenSSL cannot allocate the connection.
@@ -87,20 +118,20 @@ public:
     /// For beast::get_lowest_layer.
     TlsSocket& next_layer() noexcept { return lowest_; }
     bool isOpen() const noexcept { return lowest_.socket().is_open(); }
+    TlsEngine& engine() noexcept { return engine_; }
+    /// The descriptor leaves asio (for the Poller); -1 when that fails. The stream is
+    /// then closed; its engine may be moved out.
+    int releaseSocket();
 
-    // --- non-blocking ------------------------------------------------------------------
-    TlsResult handshake();
-    /// Decrypted bytes into `data` (at most one record per call). Call until it asks to
-    /// wait: only then is nothing left inside OpenSSL to hand out (neither decrypted bytes,
-    /// SSL_pending, nor records it read ahead from the socket).
-    TlsResult read(void* data, std::size_t size);
-    /// Sends at most one record from byte `skip` of `buffers` (a const buffer sequence).
-    /// After a wait the next call must start at the same byte, with the same bytes there
-    /// (OpenSSL finishes the record it has already encrypted); the buffers may move.
+    // --- non-blocking: the engine's calls, while the socket is open ----------------------
+    IoResult handshake() { return isOpen() ? engine_.handshake() : closed(); }
+    IoResult read(void* data, std::size_t size) { return isOpen() ? engine_.read(data, size) : closed(); }
     template <class Buffers>
-    TlsResult write(const Buffers& buffers, std::size_t skip = 0);
-    /// Sends close_notify, then waits for the peer's; bytes = 1 once both are done.
-    TlsResult shutdown();
+    IoResult write(const Buffers& buffers, std::size_t skip = 0)
+    {
+        return isOpen() ? engine_.write(buffers, skip) : closed();
+    }
+    IoResult shutdown() { return isOpen() ? engine_.shutdown() : IoResult{1, IoWant::Nothing, {}}; }
 
     // --- asynchronous (Beast streams); completions run on the socket's executor ---------
     template <class Buffers, class Token>
@@ -117,24 +148,16 @@ private:
     struct Op;
     template <class Step, class Token, class Signature>
     auto start(Step step, Token& token);
+    static IoResult closed() { return {0, IoWant::Nothing, boost::asio::error::bad_descriptor}; }
 
-    TlsResult writeBytes(const void* data, std::size_t size);
-    /// The result of an OpenSSL call that returned `ret`; clears the thread's error queue.
-    TlsResult outcome(int ret, std::size_t bytes);
-    static char* threadChunk();
-
-    struct SslFree {
-        void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
-    };
     TlsSocket lowest_;
-    std::unique_ptr<SSL, SslFree> ssl_;
-    bool failed_ = false;  // a fatal error: no close_notify may follow (SSL_shutdown(3))
+    TlsEngine engine_;
 };
 
 // ---------------------------------------------------------------------------------------
 
 template <class Buffers>
-TlsResult TlsStream::write(const Buffers& buffers, std::size_t skip)
+IoResult TlsEngine::write(const Buffers& buffers, std::size_t skip)
 {
     // One record's worth, contiguous: straight from the caller's buffer when it holds a
     // whole record (or is the last one), else gathered into the thread's chunk. Either way
@@ -170,7 +193,7 @@ template <class Step, bool WithBytes>
 struct TlsStream::Op {
     TlsStream& stream;
     Step step;
-    TlsResult result{};
+    IoResult result{};
     bool waited = false;
     bool done = false;
 
@@ -181,11 +204,11 @@ struct TlsStream::Op {
         auto& lowest = stream.lowest_;
         if (ec == boost::asio::error::operation_aborted && lowest.expired()) ec = boost::beast::error::timeout;
         if (ec) return complete(self, ec, 0);
-        if (lowest.expired()) result = {0, TlsWant::Nothing, boost::beast::error::timeout};
+        if (lowest.expired()) result = {0, IoWant::Nothing, boost::beast::error::timeout};
         else result = step(stream);
-        if (result.want != TlsWant::Nothing) {
+        if (result.want != IoWant::Nothing) {
             waited = true;
-            return lowest.socket().async_wait(result.want == TlsWant::Read ? boost::asio::socket_base::wait_read
+            return lowest.socket().async_wait(result.want == IoWant::Read ? boost::asio::socket_base::wait_read
                                                                            : boost::asio::socket_base::wait_write,
                                               std::move(self));
         }
@@ -219,7 +242,7 @@ auto TlsStream::async_read_some(const Buffers& buffers, Token&& token)
             into = *it;
             break;
         }
-    auto step = [into](TlsStream& s) { return into.size() ? s.read(into.data(), into.size()) : TlsResult{}; };
+    auto step = [into](TlsStream& s) { return into.size() ? s.read(into.data(), into.size()) : IoResult{}; };
     return start<decltype(step), Token, void(boost::system::error_code, std::size_t)>(std::move(step), token);
 }
 
