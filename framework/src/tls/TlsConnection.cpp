@@ -12,6 +12,7 @@
 
 #include "detail/HttpSession.hpp"
 #include "detail/TlsConnection.hpp"
+#include "detail/WsConnection.hpp"
 #include "tls/TlsStream.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -480,10 +481,11 @@ public:
         stream_.next_layer().close();
     }
 
-    void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
+    void startWebSocket(std::shared_ptr<ProtocolSwitch> handoff, std::string_view early)
     {
         // HttpSession set upgraded_: stream_ is moved out, nothing here may touch it again.
-        auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_, *action);
+        auto ws = std::make_shared<TlsWsConnection>(std::move(stream_), context_, strand_, server_,
+                                                    UpgradeAction::of(*handoff));
         ws->start(early);
     }
 
