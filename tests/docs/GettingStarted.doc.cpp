@@ -98,6 +98,45 @@ std::shared_ptr<wharf::WebSocketListener> createEndPoint(const wharf::UpgradeReq
 }
 //]
 
+//[addmapping
+// addMapping<L>(spec, args...): std::ref shares your object with every listener;
+// temporaries and moved values are copied into the mapping.
+struct Registry {
+    std::mutex mutex;
+    std::unordered_set<wharf::Session> sessions;
+};
+
+class Member : public wharf::WebSocketAdapter {
+public:
+    Member(Registry& registry, const std::string& greeting) : registry_(registry), greeting_(greeting) {}
+    void onConnect(wharf::Session session) override
+    {
+        WebSocketAdapter::onConnect(session);
+        session.sendText(greeting_);
+        std::lock_guard l(registry_.mutex);
+        registry_.sessions.insert(session);
+    }
+    void onClose(wharf::CloseStatus status, std::string_view reason) override
+    {
+        WebSocketAdapter::onClose(status, reason);
+        std::lock_guard l(registry_.mutex);
+        registry_.sessions.erase(getSession());
+    }
+
+private:
+    Registry& registry_;  // the caller's, thanks to std::ref
+    std::string greeting_;
+};
+
+void addMembers(wharf::WebSocketServletFactory& factory, Registry& registry)
+{
+    std::string greeting = "hello";
+    factory.addMapping<Member>("/", std::ref(registry), std::move(greeting));  // shared; moved in
+    factory.addMapping<Member>("/hi", std::ref(registry), std::string("hi"));  // a temporary: copied
+    // factory.addMapping<Member>("/", registry, greeting);  // does not compile: names std::ref
+}
+//]
+
 //[server
 int runServer()
 {

@@ -1,4 +1,4 @@
-// Targets: detail::PathSpec construction and matching, Request::setTarget with
+// Targets: detail::PathSpec construction and matching, RequestBuilder::setTarget with
 // queryParameters/cookies, detail::negotiateDeflate, Utf8Validator fed in pieces
 // against a straightforward reference decoder, and the protocol core's frame parser and
 // message assembler in the server role (4) and the client role (5).
@@ -11,6 +11,7 @@
 #include "detail/Deflate.hpp"
 #include "detail/PathSpec.hpp"
 #include "detail/Utf8.hpp"
+#include "handler/RequestBuilder.hpp"
 #include "protocol/CloseState.hpp"
 #include "protocol/FrameParser.hpp"
 #include "protocol/MessageAssembler.hpp"
@@ -141,13 +142,13 @@ void fuzzRequest(std::string_view in)
     // "target\ncookie header"
     const auto nl = in.find('\n');
     Request r;
-    if (r.setTarget(std::string(in.substr(0, nl)))) {
+    if (detail::RequestBuilder(r).setTarget(std::string(in.substr(0, nl)))) {
         for (const auto& [name, value] : r.queryParameters()) (void)r.queryParameter(name);
         (void)r.path();
     }
     if (nl != std::string_view::npos) {
         try {
-            r.mutableHeaders().add("Cookie", std::string(in.substr(nl + 1)));
+            detail::RequestBuilder(r).headers().add("Cookie", std::string(in.substr(nl + 1)));
         } catch (const std::invalid_argument&) {
             return;  // control characters: Headers keeps no such field (and no parser delivers one)
         }

@@ -1,5 +1,7 @@
 #include <wharf/Handler.hpp>
 
+#include "handler/RequestBuilder.hpp"
+
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -7,6 +9,7 @@
 #include <string>
 
 using namespace wharf;
+using wharf::detail::RequestBuilder;
 
 namespace {
 
@@ -33,7 +36,7 @@ private:
 Request get(const std::string& target)
 {
     Request r;
-    REQUIRE(r.setTarget(target));
+    REQUIRE(RequestBuilder(r).setTarget(target));
     return r;
 }
 
@@ -157,7 +160,7 @@ TEST_CASE("exactly the context path redirects to it with a slash, keeping the qu
 TEST_CASE("a context with no handler or a passing handler passes and restores the request")
 {
     auto req = get("/app/x");
-    req.setContext("/outer", "/app/x");
+    RequestBuilder(req).setContext("/outer", "/app/x");
     Response res;
     ContextHandler bare("/app");
     CHECK_FALSE(bare.handle(req, res));

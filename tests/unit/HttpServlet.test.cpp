@@ -1,5 +1,7 @@
 #include <wharf/ServletContextHandler.hpp>
 
+#include "handler/RequestBuilder.hpp"
+
 #include <wharf/WebSocketServletFactory.hpp>
 
 #include <doctest/doctest.h>
@@ -11,6 +13,7 @@
 #include <string>
 
 using namespace wharf;
+using wharf::detail::RequestBuilder;
 
 namespace {
 
@@ -61,8 +64,8 @@ private:
 Request make(const std::string& method, const std::string& target)
 {
     Request r;
-    r.setMethod(method);
-    REQUIRE(r.setTarget(target));
+    RequestBuilder(r).setMethod(method);
+    REQUIRE(RequestBuilder(r).setTarget(target));
     return r;
 }
 
@@ -95,7 +98,7 @@ TEST_CASE("service dispatches by method")
     CHECK(get.body() == "get |");
 
     auto req = make("POST", "/");
-    req.setBody("data");
+    RequestBuilder(req).setBody("data");
     Response post;
     api.service(req, post);
     CHECK(post.status() == 201);

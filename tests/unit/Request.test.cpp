@@ -1,5 +1,7 @@
 #include <wharf/Http.hpp>
 
+#include "handler/RequestBuilder.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -14,6 +16,7 @@
 
 using wharf::Headers;
 using wharf::Request;
+using wharf::detail::RequestBuilder;
 using wharf::Response;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
@@ -61,52 +64,52 @@ TEST_CASE("headers keep order and compare names case-insensitively")
 TEST_CASE("setTarget splits path and query and percent-decodes the path")
 {
     Request r;
-    REQUIRE(r.setTarget("/a%20b/c%2Fd/%e2%82%AC?x=1&y=%20+"));
+    REQUIRE(RequestBuilder(r).setTarget("/a%20b/c%2Fd/%e2%82%AC?x=1&y=%20+"));
     CHECK(r.target() == "/a%20b/c%2Fd/%e2%82%AC?x=1&y=%20+");
     CHECK(r.path() == "/a b/c/d/\xe2\x82\xac");
     CHECK(r.queryString() == "x=1&y=%20+");
 
-    REQUIRE(r.setTarget("/plus+stays"));
+    REQUIRE(RequestBuilder(r).setTarget("/plus+stays"));
     CHECK(r.path() == "/plus+stays");
     CHECK(r.queryString() == "");
 
-    REQUIRE(r.setTarget("/empty?"));
+    REQUIRE(RequestBuilder(r).setTarget("/empty?"));
     CHECK(r.path() == "/empty");
     CHECK(r.queryString() == "");
 
-    REQUIRE(r.setTarget("/q?a=1?b=2"));
+    REQUIRE(RequestBuilder(r).setTarget("/q?a=1?b=2"));
     CHECK(r.queryString() == "a=1?b=2");
 }
 
 TEST_CASE("malformed targets are refused and leave the request unchanged")
 {
     Request r;
-    REQUIRE(r.setTarget("/ok?q=1"));
+    REQUIRE(RequestBuilder(r).setTarget("/ok?q=1"));
     for (const char* bad : {"", "relative", "http://example.com/x", "/bad%", "/bad%2", "/bad%zz", "/bad%g0",
                             "/nul%00", "/a%00b", "/frag#x", "/sp ace", "*"}) {
-        CHECK_FALSE_MESSAGE(r.setTarget(bad), bad);
+        CHECK_FALSE_MESSAGE(RequestBuilder(r).setTarget(bad), bad);
         CHECK(r.target() == "/ok?q=1");
         CHECK(r.path() == "/ok");
         CHECK(r.queryString() == "q=1");
     }
-    CHECK_FALSE(r.setTarget(std::string("/raw\0nul", 8)));
-    CHECK_FALSE(r.setTarget("/tab\there"));
+    CHECK_FALSE(RequestBuilder(r).setTarget(std::string("/raw\0nul", 8)));
+    CHECK_FALSE(RequestBuilder(r).setTarget("/tab\there"));
 }
 
 TEST_CASE("asterisk-form is for OPTIONS only")
 {
     Request r;
-    r.setMethod("OPTIONS");
-    REQUIRE(r.setTarget("*"));
+    RequestBuilder(r).setMethod("OPTIONS");
+    REQUIRE(RequestBuilder(r).setTarget("*"));
     CHECK(r.path() == "*");
-    r.setMethod("GET");
-    CHECK_FALSE(r.setTarget("*"));
+    RequestBuilder(r).setMethod("GET");
+    CHECK_FALSE(RequestBuilder(r).setTarget("*"));
 }
 
 TEST_CASE("query parameters follow application/x-www-form-urlencoded")
 {
     Request r;
-    REQUIRE(r.setTarget("/s?q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&a%20b=1&=v"));
+    REQUIRE(RequestBuilder(r).setTarget("/s?q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&a%20b=1&=v"));
     CHECK(r.queryParameters() == Pairs{{"q", "a b+c"},
                                        {"empty", ""},
                                        {"flag", ""},
@@ -121,18 +124,18 @@ TEST_CASE("query parameters follow application/x-www-form-urlencoded")
     CHECK_FALSE(r.queryParameter("missing"));
     CHECK_FALSE(r.queryParameter("Q"));  // names are case-sensitive
 
-    REQUIRE(r.setTarget("/none"));
+    REQUIRE(RequestBuilder(r).setTarget("/none"));
     CHECK(r.queryParameters().empty());
-    REQUIRE(r.setTarget("/eq?k=a=b"));
+    REQUIRE(RequestBuilder(r).setTarget("/eq?k=a=b"));
     CHECK(r.queryParameter("k") == "a=b");
 }
 
 TEST_CASE("cookies are parsed from every Cookie header")
 {
     Request r;
-    r.mutableHeaders().add("Cookie", "session=abc123; theme=\"dark mode\";lang=en");
-    r.mutableHeaders().add("Host", "example.com");
-    r.mutableHeaders().add("cookie", "  extra = 1 ; novalue; =anon; empty=; session=second; pct=a%20b");
+    RequestBuilder(r).headers().add("Cookie", "session=abc123; theme=\"dark mode\";lang=en");
+    RequestBuilder(r).headers().add("Host", "example.com");
+    RequestBuilder(r).headers().add("cookie", "  extra = 1 ; novalue; =anon; empty=; session=second; pct=a%20b");
     CHECK(r.cookies() == Pairs{{"session", "abc123"},
                                {"theme", "dark mode"},
                                {"lang", "en"},
@@ -156,10 +159,10 @@ TEST_CASE("routing fields and path parameters")
 {
     Request r;
     CHECK(r.pathInContext() == "/");
-    r.setContext("/app", "/rooms/7");
+    RequestBuilder(r).setContext("/app", "/rooms/7");
     CHECK(r.contextPath() == "/app");
     CHECK(r.pathInContext() == "/rooms/7");
-    r.setServletMatch("/rooms/7", "", {{"room", "7"}});
+    RequestBuilder(r).setServletMatch("/rooms/7", "", {{"room", "7"}});
     CHECK(r.servletPath() == "/rooms/7");
     CHECK(r.pathInfo() == "");
     CHECK(r.pathParameter("room") == "7");
@@ -172,11 +175,11 @@ TEST_CASE("version, remote address and security flags")
     Request r;
     CHECK(r.versionMajor() == 1);
     CHECK(r.versionMinor() == 1);
-    r.setVersion(10);
+    RequestBuilder(r).setVersion(10);
     CHECK(r.versionMinor() == 0);
-    r.setRemoteAddress("[::1]:5000");
+    RequestBuilder(r).setRemoteAddress("[::1]:5000");
     CHECK(r.remoteAddress() == "[::1]:5000");
-    r.setSecure(true);
+    RequestBuilder(r).setSecure(true);
     CHECK(r.isSecure());
 }
 

@@ -1,4 +1,5 @@
 #include "detail/StaticFiles.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 using namespace wharf;
+using wharf::detail::RequestBuilder;
 namespace fs = std::filesystem;
 using namespace std::chrono;
 
@@ -80,9 +82,9 @@ Response serve(Handler& handler, const std::string& target, const std::string& m
                std::vector<std::pair<std::string, std::string>> headers = {})
 {
     Request req;
-    req.setMethod(method);
-    REQUIRE_MESSAGE(req.setTarget(target), target);
-    for (auto& [n, v] : headers) req.mutableHeaders().add(n, v);
+    RequestBuilder(req).setMethod(method);
+    REQUIRE_MESSAGE(RequestBuilder(req).setTarget(target), target);
+    for (auto& [n, v] : headers) RequestBuilder(req).headers().add(n, v);
     Response res;
     if (!handler.handle(req, res)) res.setStatus(404);  // what the server does
     return res;
@@ -314,7 +316,7 @@ TEST_CASE("nothing outside the root is served")
         checkRefused(serve(context, target), target);
     }
     Request nul;
-    CHECK_FALSE(nul.setTarget("/secret.txt%00.html"));  // a decoded NUL never reaches a servlet
+    CHECK_FALSE(RequestBuilder(nul).setTarget("/secret.txt%00.html"));  // a decoded NUL never reaches a servlet
 }
 
 TEST_CASE("symlinks that stay inside the root are served, by openat2 and by the component walk")
@@ -414,8 +416,8 @@ TEST_CASE("the servlet itself refuses NUL, backslashes and relative paths")
     auto servlet = detail::makeStaticFileServlet(tree.root, false);
     auto call = [&](std::string servletPath) {
         Request req;
-        REQUIRE(req.setTarget("/x"));
-        req.setServletMatch(std::move(servletPath), "", {});
+        REQUIRE(RequestBuilder(req).setTarget("/x"));
+        RequestBuilder(req).setServletMatch(std::move(servletPath), "", {});
         Response res;
         servlet->service(req, res);
         return res;

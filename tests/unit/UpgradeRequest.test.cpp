@@ -1,6 +1,7 @@
 #include <wharf/Upgrade.hpp>
 
 #include "detail/PathSpec.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 
 using wharf::Headers;
 using wharf::Request;
+using wharf::detail::RequestBuilder;
 using wharf::UpgradeRequest;
 using Views = std::vector<std::string_view>;
 
@@ -22,16 +24,16 @@ namespace {
 Request typicalRequest()
 {
     Request r;
-    r.setMethod("GET");
-    REQUIRE(r.setTarget("/echo"));
-    r.mutableHeaders().add("Host", "127.0.0.1:8080");
-    r.mutableHeaders().add("Upgrade", "websocket");
-    r.mutableHeaders().add("Connection", "Upgrade");
-    r.mutableHeaders().add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
-    r.mutableHeaders().add("Sec-WebSocket-Version", "13");
-    r.setRemoteAddress("127.0.0.1:52114");
-    r.setContext("", "/echo");
-    r.setServletMatch("/echo", "", {});
+    RequestBuilder(r).setMethod("GET");
+    REQUIRE(RequestBuilder(r).setTarget("/echo"));
+    RequestBuilder(r).headers().add("Host", "127.0.0.1:8080");
+    RequestBuilder(r).headers().add("Upgrade", "websocket");
+    RequestBuilder(r).headers().add("Connection", "Upgrade");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Version", "13");
+    RequestBuilder(r).setRemoteAddress("127.0.0.1:52114");
+    RequestBuilder(r).setContext("", "/echo");
+    RequestBuilder(r).setServletMatch("/echo", "", {});
     return r;
 }
 
@@ -125,10 +127,10 @@ TEST_CASE("UpgradeRequest: a typical handshake round-trips and stays compact")
 TEST_CASE("UpgradeRequest: headers keep order and repeats, lookup ignores case")
 {
     Request r = typicalRequest();
-    r.mutableHeaders().add("X-Trace", "1");
-    r.mutableHeaders().add("x-trace", "2");
-    r.mutableHeaders().add("Empty", "");
-    r.mutableHeaders().add("X-TRACE", "3");
+    RequestBuilder(r).headers().add("X-Trace", "1");
+    RequestBuilder(r).headers().add("x-trace", "2");
+    RequestBuilder(r).headers().add("Empty", "");
+    RequestBuilder(r).headers().add("X-TRACE", "3");
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.header("X-Trace") == "1");
@@ -142,10 +144,10 @@ TEST_CASE("UpgradeRequest: headers keep order and repeats, lookup ignores case")
 TEST_CASE("UpgradeRequest: the handshake's own fields are not kept, everything else is")
 {
     Request r = typicalRequest();
-    r.mutableHeaders().add("Origin", "https://example.com");
-    r.mutableHeaders().add("Sec-WebSocket-Protocol", "chat, superchat");
-    r.mutableHeaders().add("Sec-WebSocket-Extensions", "permessage-deflate");
-    r.mutableHeaders().add("connection", "keep-alive, Upgrade");  // any case, repeated
+    RequestBuilder(r).headers().add("Origin", "https://example.com");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Protocol", "chat, superchat");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Extensions", "permessage-deflate");
+    RequestBuilder(r).headers().add("connection", "keep-alive, Upgrade");  // any case, repeated
     const UpgradeRequest u(r);
     for (std::string_view gone : {"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade", "Connection"})
         CHECK_FALSE(u.header(gone));
@@ -160,11 +162,11 @@ TEST_CASE("UpgradeRequest: the handshake's own fields are not kept, everything e
 TEST_CASE("UpgradeRequest: path, query and cookies decode as Request's")
 {
     Request r = typicalRequest();
-    REQUIRE(r.setTarget("/a%20b/c%2Fd/%e2%82%AC?q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&=v"));
-    r.setContext("/a b", "/c/d/\xe2\x82\xac");
-    r.setServletMatch("/c", "/d/\xe2\x82\xac", {});
-    r.mutableHeaders().add("Cookie", "session=abc123; theme=\"dark mode\";lang=en");
-    r.mutableHeaders().add("cookie", "  extra = 1 ; novalue; =anon; empty=; session=second; pct=a%20b");
+    REQUIRE(RequestBuilder(r).setTarget("/a%20b/c%2Fd/%e2%82%AC?q=a+b%2Bc&empty=&flag&&x=%E2%82%AC&q=second&bad=%zz&=v"));
+    RequestBuilder(r).setContext("/a b", "/c/d/\xe2\x82\xac");
+    RequestBuilder(r).setServletMatch("/c", "/d/\xe2\x82\xac", {});
+    RequestBuilder(r).headers().add("Cookie", "session=abc123; theme=\"dark mode\";lang=en");
+    RequestBuilder(r).headers().add("cookie", "  extra = 1 ; novalue; =anon; empty=; session=second; pct=a%20b");
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.path() == "/a b/c/d/\xe2\x82\xac");
@@ -182,7 +184,7 @@ TEST_CASE("UpgradeRequest: path, query and cookies decode as Request's")
     CHECK_FALSE(u.cookie("novalue"));
     CHECK_FALSE(u.cookie("Session"));
 
-    REQUIRE(r.setTarget("/empty?"));
+    REQUIRE(RequestBuilder(r).setTarget("/empty?"));
     const UpgradeRequest e(r);
     CHECK(e.path() == "/empty");
     CHECK(e.queryString() == "");
@@ -192,11 +194,11 @@ TEST_CASE("UpgradeRequest: path, query and cookies decode as Request's")
 TEST_CASE("UpgradeRequest: path parameters from a template")
 {
     Request r = typicalRequest();
-    REQUIRE(r.setTarget("/app/rooms/lobby%201/users/al?x=1"));
-    r.setContext("/app", "/rooms/lobby 1/users/al");
+    REQUIRE(RequestBuilder(r).setTarget("/app/rooms/lobby%201/users/al?x=1"));
+    RequestBuilder(r).setContext("/app", "/rooms/lobby 1/users/al");
     auto match = wharf::detail::PathSpec("/rooms/{room}/users/{user}").match(r.pathInContext());
     REQUIRE(match);
-    r.setServletMatch(match->servletPath, match->pathInfo, match->params);
+    RequestBuilder(r).setServletMatch(match->servletPath, match->pathInfo, match->params);
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.pathParameter("room") == "lobby 1");
@@ -206,7 +208,7 @@ TEST_CASE("UpgradeRequest: path parameters from a template")
     CHECK(u.httpRequest().pathParameters().size() == 2);
 
     // Values that are not in the path (set by hand) are kept as well.
-    r.setServletMatch("/elsewhere", "/not/in/the/path", {{"a", "zzz"}, {"b", ""}});
+    RequestBuilder(r).setServletMatch("/elsewhere", "/not/in/the/path", {{"a", "zzz"}, {"b", ""}});
     const UpgradeRequest v(r);
     checkSame(v, r);
     CHECK(v.pathParameter("a") == "zzz");
@@ -216,10 +218,10 @@ TEST_CASE("UpgradeRequest: path parameters from a template")
 TEST_CASE("UpgradeRequest: subprotocols and extension names as offered")
 {
     Request r = typicalRequest();
-    r.mutableHeaders().add("Sec-WebSocket-Protocol", "chat.v1, chat.v2");
-    r.mutableHeaders().add("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
-    r.mutableHeaders().add("sec-websocket-protocol", " ,chat.v3 ,,\t");
-    r.mutableHeaders().add("Sec-WebSocket-Extensions", "x-webkit-deflate-frame, ; p=1, foo ;bar=\"a,b\"");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Protocol", "chat.v1, chat.v2");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
+    RequestBuilder(r).headers().add("sec-websocket-protocol", " ,chat.v3 ,,\t");
+    RequestBuilder(r).headers().add("Sec-WebSocket-Extensions", "x-webkit-deflate-frame, ; p=1, foo ;bar=\"a,b\"");
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.subprotocols() == Views{"chat.v1", "chat.v2", "chat.v3"});
@@ -234,10 +236,10 @@ TEST_CASE("UpgradeRequest: subprotocols and extension names as offered")
 TEST_CASE("UpgradeRequest: secure flag, remote address, version and origin")
 {
     Request r = typicalRequest();
-    r.setSecure(true);
-    r.setRemoteAddress("[2001:db8::1]:443");
-    r.setVersion(10);
-    r.mutableHeaders().add("Origin", "https://example.test");
+    RequestBuilder(r).setSecure(true);
+    RequestBuilder(r).setRemoteAddress("[2001:db8::1]:443");
+    RequestBuilder(r).setVersion(10);
+    RequestBuilder(r).headers().add("Origin", "https://example.test");
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.isSecure());
@@ -250,11 +252,11 @@ TEST_CASE("UpgradeRequest: long values and many headers")
 {
     Request r = typicalRequest();
     const std::string longPath = "/" + std::string(300, 'p');
-    REQUIRE(r.setTarget(longPath + "?q=" + std::string(400, 'q')));
-    r.setContext("", longPath);
-    r.setServletMatch(longPath, "", {{"whole", longPath.substr(1)}});
-    for (int i = 0; i < 500; ++i) r.mutableHeaders().add("X-Header-" + std::to_string(i), std::string(i, 'v'));
-    r.mutableHeaders().add("Cookie", "big=" + std::string(1000, 'c'));
+    REQUIRE(RequestBuilder(r).setTarget(longPath + "?q=" + std::string(400, 'q')));
+    RequestBuilder(r).setContext("", longPath);
+    RequestBuilder(r).setServletMatch(longPath, "", {{"whole", longPath.substr(1)}});
+    for (int i = 0; i < 500; ++i) RequestBuilder(r).headers().add("X-Header-" + std::to_string(i), std::string(i, 'v'));
+    RequestBuilder(r).headers().add("Cookie", "big=" + std::string(1000, 'c'));
     const UpgradeRequest u(r);
     checkSame(u, r);
     CHECK(u.header("x-header-499") == std::string(499, 'v'));
@@ -265,8 +267,8 @@ TEST_CASE("UpgradeRequest: long values and many headers")
 
     SUBCASE("a single value over 64 KiB") {
         Request big = typicalRequest();
-        big.mutableHeaders().add("X-Big", std::string(70000, 'b'));
-        big.mutableHeaders().add("Sec-WebSocket-Protocol", "after.big");
+        RequestBuilder(big).headers().add("X-Big", std::string(70000, 'b'));
+        RequestBuilder(big).headers().add("Sec-WebSocket-Protocol", "after.big");
         const UpgradeRequest b(big);
         checkSame(b, big);
         CHECK(b.header("X-Big")->size() == 70000);
@@ -279,9 +281,9 @@ TEST_CASE("UpgradeRequest: independent of its source, copies and moves")
     std::optional<UpgradeRequest> u;
     {
         auto r = std::make_unique<Request>(typicalRequest());
-        r->mutableHeaders().add("Sec-WebSocket-Protocol", "chat.v1");
+        RequestBuilder(*r).headers().add("Sec-WebSocket-Protocol", "chat.v1");
         u.emplace(*r);
-        r->mutableHeaders().set("Host", "changed");
+        RequestBuilder(*r).headers().set("Host", "changed");
         r.reset();  // the source goes first
     }
     CHECK(u->header("Host") == "127.0.0.1:8080");

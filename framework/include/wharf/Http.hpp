@@ -13,7 +13,11 @@
 
 namespace wharf {
 
-namespace detail { struct UpgradeAction; }
+namespace detail {
+class RequestBuilder;
+class ProtocolSwitch;
+struct ResponseAccess;
+}  // namespace detail
 
 /// HTTP header fields in arrival order; names compare case-insensitively (RFC 9110 5.1).
 /// Every field can be written as one field line: add() and set() throw
@@ -88,20 +92,10 @@ public:
     std::optional<std::string> pathParameter(std::string_view name) const;
     const std::map<std::string, std::string, std::less<>>& pathParameters() const noexcept { return pathParams_; }
 
-    // Filled by the server and the handler tree; public so tests can build requests.
-    void setMethod(std::string m) { method_ = std::move(m); }
-    /// Sets target, path (percent-decoded) and query. Returns false if the target is malformed.
-    bool setTarget(std::string target);
-    Headers& mutableHeaders() noexcept { return headers_; }
-    void setBody(std::string body) { body_ = std::move(body); }
-    void setVersion(int v) noexcept { version_ = v; }
-    void setRemoteAddress(std::string a) { remote_ = std::move(a); }
-    void setSecure(bool s) noexcept { secure_ = s; }
-    void setContext(std::string contextPath, std::string pathInContext);
-    void setServletMatch(std::string servletPath, std::string pathInfo,
-                         std::map<std::string, std::string, std::less<>> params);
-
 private:
+    // Filled by the HTTP session and the handler tree (and tests) through detail::RequestBuilder.
+    friend class detail::RequestBuilder;
+
     std::string method_ = "GET", target_ = "/", path_ = "/", query_;
     Headers headers_;
     std::string body_;
@@ -160,16 +154,17 @@ public:
     void setCloseConnection(bool close) noexcept { close_ = close; }
     bool closeConnection() const noexcept { return close_; }
 
-    /// Internal: set by the WebSocket layer to take the connection over after a 101.
-    std::shared_ptr<detail::UpgradeAction> upgrade;
-
 private:
+    // The hand-off of a 101 and the body's move into the write (detail::ResponseAccess).
+    friend struct detail::ResponseAccess;
+
     int status_ = 200;
     Headers headers_;
     std::string body_;
     std::shared_ptr<const int> file_;  // closes the descriptor with its last copy
     std::uint64_t fileSize_ = 0;
     bool close_ = false;
+    std::shared_ptr<detail::ProtocolSwitch> switch_;  // what a 101 hands the connection to
 };
 
 /// The standard reason phrase for a status ("Not Found"), or "Unknown".

@@ -11,9 +11,37 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace wharf {
+
+namespace detail {
+struct FactoryAccess;
+
+template <class T>
+inline constexpr bool isReferenceWrapper = !std::is_same_v<std::unwrap_reference_t<T>, T>;
+
+/// Whether addMapping<L> may keep a copy of an argument deduced as A (forwarding
+/// reference): a temporary or moved value (A is not an lvalue reference), a
+/// std::ref/std::cref, a scalar (number, enum, pointer) or an array (a string literal).
+/// A named object of class type is refused: nothing says whether the listener should
+/// share it or get a copy.
+template <class A>
+inline constexpr bool storableMappingArgument =
+    !std::is_lvalue_reference_v<A> || std::is_scalar_v<std::remove_cvref_t<A>> ||
+    std::is_array_v<std::remove_reference_t<A>> || isReferenceWrapper<std::remove_cvref_t<A>>;
+
+/// What L's constructor gets for a stored argument: the object a std::ref/std::cref names,
+/// or the stored copy (const: it serves every connection).
+template <class T>
+decltype(auto) mappingArgument(const T& stored) noexcept
+{
+    if constexpr (isReferenceWrapper<T>) return stored.get();
+    else return stored;
+}
+}  // namespace detail
 
 /// Creates the listener of a new connection, or returns nullptr to refuse it (after
 /// response.reject(status); with no reject, nullptr means 503). Runs on a server thread.
@@ -79,19 +107,36 @@ public:
 
     /// Maps a path spec to a creator. Throws std::invalid_argument for a malformed spec.
     void addMapping(std::string_view pathSpec, WebSocketCreator creator);
-    /// Convenience: a creator that makes a new L for every connection.
+    /// Convenience: a creator that makes a new L for every connection, as
+    /// `std::make_shared<L>(args...)` from copies of `args` kept in the mapping.
+    /// To share an object with every listener (a registry, a chat room), pass std::ref(object)
+    /// or std::cref(object): L's constructor then gets a reference to your object, which
+    /// must outlive the server. Temporaries, moved values, numbers, pointers and string
+    /// literals are copied into the mapping. A named object of class type (`registry`) does
+    /// not compile: say std::ref(registry) to share it, or std::move / a copy to hand it over.
+    /// Throws std::invalid_argument for a malformed spec.
     template <class L, class... Args>
-    void addMapping(std::string_view pathSpec, Args... args)
+    void addMapping(std::string_view pathSpec, Args&&... args)
     {
-        addMapping(pathSpec, [args...](const UpgradeRequest&, UpgradeResponse&) {
-            return std::make_shared<L>(args...);
+        static_assert(std::is_base_of_v<WebSocketListener, L>, "addMapping<L>: L must derive from WebSocketListener");
+        static_assert((detail::storableMappingArgument<Args> && ...),
+                      "addMapping<L>(spec, args...): an argument is a named object; pass std::ref(object) "
+                      "(or std::cref) to share it with every listener, or std::move(object) / a copy to "
+                      "give the mapping its own");
+        static_assert(
+            std::is_constructible_v<L, decltype(detail::mappingArgument(std::declval<const std::decay_t<Args>&>()))...>,
+            "addMapping<L>(spec, args...): L has no constructor taking these arguments (an object passed "
+            "with std::ref / std::cref arrives as a reference to it, any other as a const copy)");
+        addMapping(pathSpec, [... stored = std::decay_t<Args>(std::forward<Args>(args))](const UpgradeRequest&,
+                                                                                           UpgradeResponse&) {
+            return std::make_shared<L>(detail::mappingArgument(stored)...);
         });
     }
 
-    struct Impl;
-    Impl& impl() noexcept { return *impl_; }
-
 private:
+    friend struct detail::FactoryAccess;  // the WebSocket layer reads the mappings
+    struct Impl;
+
     WebSocketPolicy policy_;
     std::unique_ptr<Impl> impl_;
 };

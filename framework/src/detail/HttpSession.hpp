@@ -1,12 +1,14 @@
 #pragma once
 // One HTTP/1.1 connection: read a request (with limits and timeouts), route it through
-// the handler tree, write the response, keep alive, or hand the stream to the WebSocket
-// layer after a 101. Templated on the stream (plain TCP or TLS); each stream type is
-// instantiated in one .cpp (PlainConnection.cpp, TlsConnection.cpp).
+// the handler tree, write the response, keep alive, or, after a 101, hand the stream to
+// what the response switches to (handler/ProtocolSwitch.hpp). Templated on the stream
+// (plain TCP or TLS); each stream type is instantiated in one .cpp (PlainConnection.cpp,
+// TlsConnection.cpp).
 
 #include "detail/Format.hpp"
 #include "detail/ServerState.hpp"
-#include "detail/WsConnection.hpp"
+#include "handler/ProtocolSwitch.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <wharf/Log.hpp>
 
@@ -23,6 +25,7 @@ namespace wharf::detail {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+using Strand = StrandPool::Strand;
 
 /// Converts a parsed Beast request into a wharf Request. Returns what is wrong with it
 /// (answered with 400), or an empty string.
@@ -73,7 +76,8 @@ struct FileBody {
 };
 
 /// Derived (CRTP) provides: stream() -> the beast stream; secure(); shutdown();
-/// startWebSocket(action, early) after the 101 is written.
+/// startWebSocket(handoff, early) after the 101 is written: `handoff` is the response's
+/// ProtocolSwitch, `early` the bytes read past the request.
 template <class Derived>
 class HttpSession : public Closable {
 public:
@@ -171,7 +175,7 @@ protected:
             parser_.reset();
             Response response;
             response.sendError(bad.status, bad.reason);
-            return writeResponse(std::move(response), false);
+            return writeResponse(response, false);
         }
         if (parser_->is_done()) {  // no body (most GETs): nothing more to read
             requestTimer_.cancel();
@@ -205,19 +209,20 @@ protected:
                 response.sendError(400, problem);
                 keepAlive = false;
             } else {
-                request.setRemoteAddress(remote_);
-                request.setSecure(derived().secure());
+                RequestBuilder(request).setRemoteAddress(remote_).setSecure(derived().secure());
                 route(*server_, request, response);
             }
             head_ = head;
         }
         parser_.reset();
         if (response.closeConnection() || stopping_ || server_->stopping.load()) keepAlive = false;
-        if (response.upgrade && response.status() == 101) return writeUpgrade(std::move(response));
-        writeResponse(std::move(response), keepAlive);
+        if (auto handoff = ResponseAccess::takeSwitch(response))
+            return writeUpgrade(response, std::move(handoff));
+        writeResponse(response, keepAlive);
     }
 
-    void writeResponse(Response&& response, bool keepAlive)
+    /// Writes `response`, moving its string body into the write.
+    void writeResponse(Response& response, bool keepAlive)
     {
         keepAlive_ = keepAlive;
         // A peer that does not read its response is dropped after the request timeout.
@@ -232,7 +237,7 @@ protected:
         auto res = std::make_shared<http::response<http::string_body>>();
         fillHeader(response, res->base(), keepAlive);
         const std::uint64_t length = response.file() ? response.fileSize() : response.body().size();
-        if (!head_) res->body() = std::move(const_cast<std::string&>(response.body()));
+        if (!head_) res->body() = ResponseAccess::takeBody(response);
         const int status = response.status();
         if (status != 204 && status != 304 && !(status >= 100 && status < 200)) res->content_length(length);
         write(std::move(res));
@@ -255,14 +260,13 @@ protected:
         waitForRequest();
     }
 
-    void writeUpgrade(Response&& response)
+    void writeUpgrade(const Response& response, std::shared_ptr<ProtocolSwitch> handoff)
     {
         auto res = std::make_shared<http::response<http::string_body>>();
         fillHeader(response, res->base(), true);
-        auto action = std::move(response.upgrade);
         beast::get_lowest_layer(derived().stream()).expires_after(server_->limits.requestTimeout);
         http::async_write(derived().stream(), *res,
-                          [self = derived().shared_from_this(), res, action = std::move(action)](
+                          [self = derived().shared_from_this(), res, handoff = std::move(handoff)](
                               const boost::system::error_code& ec, std::size_t) mutable {
                               if (ec) return self->derived().shutdown();
                               beast::get_lowest_layer(self->derived().stream()).expires_never();
@@ -270,7 +274,7 @@ protected:
                               self->upgraded_ = true;  // the stream belongs to the WebSocket now
                               const auto early = self->buffer_.data();
                               self->derived().startWebSocket(
-                                  std::move(action),
+                                  std::move(handoff),
                                   std::string_view(static_cast<const char*>(early.data()), early.size()));
                           });
     }

@@ -12,6 +12,7 @@
 #include "protocol/CloseState.hpp"
 #include "protocol/FrameWriter.hpp"
 #include "protocol/MessageAssembler.hpp"
+#include "websocket/UpgradeAction.hpp"
 
 #include <wharf/Session.hpp>
 #include <wharf/Upgrade.hpp>
@@ -35,14 +36,6 @@
 namespace wharf::detail {
 
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
-
-/// Set on Response::upgrade by the WebSocket servlet: everything the connection needs.
-struct UpgradeAction {
-    std::shared_ptr<WebSocketListener> listener;
-    std::shared_ptr<const UpgradeRequest> request;
-    std::shared_ptr<const WebSocketPolicy> policy;
-    std::optional<DeflateParams> deflate;
-};
 
 class WsConnection : public Closable, public std::enable_shared_from_this<WsConnection> {
 public:

@@ -1,6 +1,8 @@
 // HandlerList, ContextHandler and ContextHandlerCollection (see wharf/Handler.hpp).
 #include <wharf/Handler.hpp>
 
+#include "handler/RequestBuilder.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,9 +52,9 @@ bool ContextHandler::handle(Request& request, Response& response)
     }
     // Restore the outer context if we pass, so the next handler sees the request unchanged.
     std::string outerContext = request.contextPath(), outerPath = request.pathInContext();
-    request.setContext(contextPath_, path.substr(contextPath_.size()));
+    detail::RequestBuilder(request).setContext(contextPath_, path.substr(contextPath_.size()));
     if (handleInContext(request, response)) return true;
-    request.setContext(std::move(outerContext), std::move(outerPath));
+    detail::RequestBuilder(request).setContext(std::move(outerContext), std::move(outerPath));
     return false;
 }
 

@@ -1,5 +1,7 @@
-// Headers, Request and Response (see wharf/Http.hpp).
+// Headers, Request and Response (see wharf/Http.hpp), and RequestBuilder::setTarget.
 #include <wharf/Http.hpp>
+
+#include "handler/RequestBuilder.hpp"
 
 #include "detail/Escape.hpp"
 #include "detail/HttpText.hpp"
@@ -104,13 +106,6 @@ std::optional<std::string> firstValue(NameValues pairs, std::string_view name)
 
 }  // namespace detail
 
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
-}
-
 // ---- Headers -------------------------------------------------------------------------
 
 std::optional<std::string_view> Headers::get(std::string_view name) const
@@ -189,13 +184,13 @@ void Headers::erase(std::string_view name)
 
 // origin-form "/path?query" (RFC 9112 3.2.1), or "*" for OPTIONS (asterisk-form, 3.2.4;
 // needs setMethod first). absolute-form and authority-form are refused.
-bool Request::setTarget(std::string target)
+bool detail::RequestBuilder::setTarget(std::string target)
 {
     for (unsigned char c : target)
         if (c <= 0x20 || c == 0x7f || c == '#') return false;
     std::string path, query;
     if (target == "*") {
-        if (method_ != "OPTIONS") return false;
+        if (r_.method_ != "OPTIONS") return false;
         path = "*";
     } else {
         if (!target.starts_with('/')) return false;
@@ -205,9 +200,9 @@ bool Request::setTarget(std::string target)
         path = std::move(*decoded);
         if (q != std::string::npos) query = target.substr(q + 1);
     }
-    target_ = std::move(target);
-    path_ = std::move(path);
-    query_ = std::move(query);
+    r_.target_ = std::move(target);
+    r_.path_ = std::move(path);
+    r_.query_ = std::move(query);
     return true;
 }
 
@@ -237,20 +232,6 @@ std::optional<std::string> Request::pathParameter(std::string_view name) const
 {
     if (auto it = pathParams_.find(name); it != pathParams_.end()) return it->second;
     return std::nullopt;
-}
-
-void Request::setContext(std::string contextPath, std::string pathInContext)
-{
-    contextPath_ = std::move(contextPath);
-    pathInContext_ = std::move(pathInContext);
-}
-
-void Request::setServletMatch(std::string servletPath, std::string pathInfo,
-                              std::map<std::string, std::string, std::less<>> params)
-{
-    servletPath_ = std::move(servletPath);
-    pathInfo_ = std::move(pathInfo);
-    pathParams_ = std::move(params);
 }
 
 // ---- Response ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 #include "detail/PathSpec.hpp"
 #include "detail/StaticFiles.hpp"
-#include "detail/WebSocketServlet.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <fmt/format.h>
 
@@ -97,21 +97,12 @@ void ServletContextHandler::addStaticFiles(std::string_view pathSpec, const std:
     addServletImpl(pathSpec, detail::makeStaticFileServlet(directory, prefix));
 }
 
-void ServletContextHandler::addWebSocket(std::string_view pathSpec,
-                                         const std::function<void(WebSocketServletFactory&)>& configure)
-{
-    detail::PathSpec check(pathSpec);  // fail on a bad spec before running the user's configure
-    auto factory = std::make_shared<WebSocketServletFactory>();
-    if (configure) configure(*factory);
-    addServletImpl(pathSpec, detail::makeWebSocketServlet(std::move(factory)));
-}
-
 bool ServletContextHandler::handleInContext(Request& request, Response& response)
 {
     auto found = impl_->servlets.find(request.pathInContext());
     if (!found) return false;  // the server answers 404
-    request.setServletMatch(std::move(found->match.servletPath), std::move(found->match.pathInfo),
-                            std::move(found->match.params));
+    detail::RequestBuilder(request).setServletMatch(std::move(found->match.servletPath),
+                                                    std::move(found->match.pathInfo), std::move(found->match.params));
     (*found->value)->service(request, response);
     return true;
 }

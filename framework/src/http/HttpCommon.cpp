@@ -3,6 +3,7 @@
 #include "detail/HttpSession.hpp"
 
 #include "detail/HttpText.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -14,9 +15,10 @@ namespace wharf::detail {
 
 std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
 {
-    out.setMethod(std::string(in.method_string()));
-    out.setVersion(static_cast<int>(in.version()));
-    auto& headers = out.mutableHeaders();
+    RequestBuilder b(out);
+    b.setMethod(std::string(in.method_string()));
+    b.setVersion(static_cast<int>(in.version()));
+    auto& headers = b.headers();
     try {
         for (const auto& field : in) headers.add(std::string(field.name_string()), std::string(field.value()));
     } catch (const std::invalid_argument&) {
@@ -24,7 +26,7 @@ std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
     }
     // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header gets 400.
     if (in.version() >= 11 && headers.getAll("Host").size() != 1) return "HTTP/1.1 requests need exactly one Host header";
-    out.setBody(std::move(in.body()));
+    b.setBody(std::move(in.body()));
     std::string target(in.target().data(), in.target().size());
     // RFC 9112 3.2.2: servers accept the absolute form ("http://host/path?q"); route by its path.
     if (iequals(target.substr(0, 7), "http://") || iequals(target.substr(0, 8), "https://")) {
@@ -33,7 +35,7 @@ std::string_view toRequest(http::request<http::string_body>&& in, Request& out)
         target = pathStart == std::string::npos ? "/" : rest.substr(pathStart);
         if (target.front() == '?') target = "/" + target;
     }
-    return out.setTarget(std::move(target)) ? std::string_view() : "malformed request target";
+    return b.setTarget(std::move(target)) ? std::string_view() : "malformed request target";
 }
 
 void fillHeader(const Response& response, http::response_header<>& out, bool keepAlive)
@@ -85,7 +87,7 @@ void route(ServerState& server, Request& request, Response& response)
             // would read the body as the final response (101 only with the WebSocket hand-over).
             const int status = response.status();
             if (status >= 200 && status <= 999) return;
-            if (status == 101 && response.upgrade) return;
+            if (ResponseAccess::switchesProtocols(response)) return;
             log::error("http {} {}: the handler answered with status {}, which is not a final status; sent 500",
                        request.method(), request.path(), status);
             response = Response();

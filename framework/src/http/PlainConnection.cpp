@@ -3,6 +3,7 @@
 
 #include "detail/HttpSession.hpp"
 #include "detail/PlainConnection.hpp"
+#include "detail/WsConnection.hpp"
 
 #include "detail/Transport.hpp"
 
@@ -133,9 +134,10 @@ public:
         stream_.close();
     }
 
-    void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
+    void startWebSocket(std::shared_ptr<ProtocolSwitch> handoff, std::string_view early)
     {
-        auto ws = std::make_shared<PlainWsConnection>(stream_.release_socket(), strand_, server_, *action);
+        auto ws = std::make_shared<PlainWsConnection>(stream_.release_socket(), strand_, server_,
+                                                      UpgradeAction::of(*handoff));
         ws->start(early);
     }
 

@@ -14,6 +14,7 @@
 #include "detail/HttpSession.hpp"
 #include "detail/TlsConnection.hpp"
 #include "detail/Transport.hpp"
+#include "detail/WsConnection.hpp"
 #include "tls/TlsStream.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -364,12 +365,13 @@ public:
         stream_.next_layer().close();
     }
 
-    void startWebSocket(std::shared_ptr<UpgradeAction> action, std::string_view early)
+    void startWebSocket(std::shared_ptr<ProtocolSwitch> handoff, std::string_view early)
     {
         // HttpSession set upgraded_: the socket and the engine leave, nothing here may touch
         // stream_ again.
         const int fd = stream_.releaseSocket();
-        auto ws = std::make_shared<TlsWsConnection>(fd, std::move(stream_.engine()), strand_, server_, *action);
+        auto ws = std::make_shared<TlsWsConnection>(fd, std::move(stream_.engine()), strand_, server_,
+                                                    UpgradeAction::of(*handoff));
         ws->start(early);
     }
 

@@ -1,4 +1,4 @@
-// UpgradeRequest (see wharf/Upgrade.hpp): every string of the request in one heap block.
+// UpgradeRequest (see wharf/Upgrade.hpp): every string of the request in one heap block; and UpgradeResponse::reject.
 //
 // The block: a Block header, a table of (offset, length) entries into the characters
 // that follow it, then the characters. Entries are uint16_t pairs, or uint32_t pairs
@@ -12,6 +12,7 @@
 #include <wharf/Upgrade.hpp>
 
 #include "detail/HttpText.hpp"
+#include "handler/RequestBuilder.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -256,17 +257,17 @@ std::string_view UpgradeRequest::entry(std::size_t index) const noexcept
 Request UpgradeRequest::httpRequest() const
 {
     Request r;
-    r.setMethod(std::string(method()));
-    r.setTarget(std::string(target()));  // sets path and query as they were: it was accepted before
-    r.mutableHeaders() = headers();
-    if (block_) r.setVersion(block_->version);
-    r.setRemoteAddress(std::string(remoteAddress()));
-    r.setSecure(isSecure());
-    r.setContext(std::string(contextPath()), std::string(pathInContext()));
+    detail::RequestBuilder b(r);
+    b.setMethod(std::string(method()));
+    b.setTarget(std::string(target()));  // sets path and query as they were: it was accepted before
+    b.headers() = headers();
+    if (block_) b.setVersion(block_->version);
+    b.setRemoteAddress(std::string(remoteAddress())).setSecure(isSecure());
+    b.setContext(std::string(contextPath()), std::string(pathInContext()));
     std::map<std::string, std::string, std::less<>> params;
     for (std::size_t i = 0; i < count(List::PathParameters); ++i)
         params.emplace(name(List::PathParameters, i), value(List::PathParameters, i));
-    r.setServletMatch(std::string(servletPath()), std::string(pathInfo()), std::move(params));
+    b.setServletMatch(std::string(servletPath()), std::string(pathInfo()), std::move(params));
     return r;
 }
 
@@ -329,5 +330,11 @@ bool UpgradeRequest::hasSubprotocol(std::string_view name) const
 bool UpgradeRequest::isSecure() const noexcept { return block_ && block_->secure; }
 
 std::size_t UpgradeRequest::heapBytes() const noexcept { return block_ ? block_->bytes : 0; }
+
+void UpgradeResponse::reject(int status, std::string message)
+{
+    status_ = status == 101 ? 403 : status;
+    message_ = std::move(message);
+}
 
 }  // namespace wharf
