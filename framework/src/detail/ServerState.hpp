@@ -1,6 +1,7 @@
 #pragma once
 // What every connection of a Server shares: configuration, the handler and the registry.
 
+#include <wharf/Error.hpp>
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
@@ -153,7 +154,7 @@ struct ServerState {
     boost::asio::io_context& ioc;
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
-    std::atomic<bool> stopping{false};
+    std::atomic<bool> stopping{false};  // set when stop() begins; sessions take no more sends
     std::atomic<std::size_t> webSocketCount{0};
     MemoryBudget sendBudget;     // bytes queued for sending
     MemoryBudget receiveBudget;  // bytes of messages being assembled
@@ -195,6 +196,13 @@ struct ServerState {
         });
         return out;
     }
+    /// Why a session refuses a send because it is closed or closing: the server's stop
+    /// (which closes every session) or the session's own close.
+    std::error_code closedError() const noexcept
+    {
+        return make_error_code(stopping.load(std::memory_order_relaxed) ? Errc::ServerStopping : Errc::SessionClosed);
+    }
+
     /// HTTP connections plus WebSocket sessions not yet ended.
     std::size_t liveCount()
     {
