@@ -180,7 +180,10 @@ void WsConnection::gracefulClose() { close(CloseStatus::GoingAway, "server stopp
 
 void WsConnection::forceClose()
 {
-    net::post(strand_, [self = shared_from_this()] { self->teardown(CloseStatus::GoingAway, "server stopped"); });
+    net::post(strand_, [self = shared_from_this()] {
+        self->reportError(make_error_code(Errc::ServerStopping), "the server stopped before the close handshake completed");
+        self->teardown(CloseStatus::GoingAway, "server stopping");
+    });
 }
 
 void WsConnection::disconnect()
@@ -650,8 +653,10 @@ WsConnection::Admit WsConnection::admit(std::size_t bytes)
 {
     // outClosed_ (guarded by outMutex_) is set before teardown: no need to read the
     // strand-only finished_ from a foreign thread. A session chosen to be shed for the
-    // server's budget takes nothing more while its close is on the way.
-    if (outClosed_ || shedding_.load(std::memory_order_relaxed)) return Admit::Closed;
+    // server's budget takes nothing more while its close is on the way, nor, once the
+    // server stops, any session.
+    if (outClosed_ || shedding_.load(std::memory_order_relaxed) || server_->stopping.load(std::memory_order_relaxed))
+        return Admit::Closed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
     if (queued > 0 && queued + bytes > policy_->maxSendQueueSize) return Admit::Full;
@@ -666,7 +671,7 @@ WsConnection::Admit WsConnection::admit(std::size_t bytes)
 
 bool WsConnection::refuse(Admit why, SendCallback& done)
 {
-    const auto ec = make_error_code(why == Admit::Full ? Errc::SendQueueFull : Errc::SessionClosed);
+    const auto ec = why == Admit::Full ? make_error_code(Errc::SendQueueFull) : server_->closedError();
     log::debug("ws {}: send refused: {}", id_, ec.message());
     if (done) done(ec);
     return false;
