@@ -168,4 +168,45 @@ TEST_SUITE("stop")
             CHECK(events.closeStatus == CloseStatus::GoingAway);
         }
     }
+
+    TEST_CASE("a send after the server began stopping fails with ServerStopping")
+    {
+        Recorders recorders;
+        auto server = recordingServer(recorders);
+        RawClient client(server->port());
+        REQUIRE(client.handshake("/rec").status == 101);
+        auto rec = recorders.at(0);
+        REQUIRE(rec->waitFor(connected));
+        auto stopped = std::async(std::launch::async, [&] { server->server().stop(); });
+        const auto close = client.readUntilClose();  // the stop has begun
+        REQUIRE(close);
+        CHECK(close->closeCode() == 1001);
+        std::error_code result;
+        CHECK_FALSE(rec->session().sendText("too late", [&](std::error_code ec) { result = ec; }));
+        CHECK(result == make_error_code(Errc::ServerStopping));
+        client.sendClose(1001);
+        stopped.get();
+        const auto events = rec->snapshot();
+        CHECK(events.errors.empty());  // a clean close: nothing to report
+        CHECK(events.closeStatus == CloseStatus::GoingAway);
+        CHECK(events.closeReason == "server stopping");
+    }
+
+    TEST_CASE("a session the stop closes by force gets onError(ServerStopping), then onClose(1001)")
+    {
+        Recorders recorders;
+        auto server = recordingServer(recorders, 2, [](Server& s) { s.setStopTimeout(std::chrono::milliseconds(100)); });
+        RawClient client(server->port());  // never answers the 1001
+        REQUIRE(client.handshake("/rec").status == 101);
+        auto rec = recorders.at(0);
+        REQUIRE(rec->waitFor(connected));
+        server->server().stop();
+        const auto events = rec->snapshot();
+        REQUIRE(events.errors.size() == 1);
+        CHECK(events.errors[0].code == make_error_code(Errc::ServerStopping));
+        CHECK(events.closeCount == 1);
+        CHECK(events.closeStatus == CloseStatus::GoingAway);
+        CHECK(events.closeReason == "server stopping");
+        CHECK(events.order == std::vector<std::string>{"connect", "error", "close"});
+    }
 }
