@@ -239,14 +239,21 @@ struct Server::Impl {
         }
 
         s.poller.shutdown();  // before the io_context goes (connections may outlive state)
+        signals.reset();      // restores the signals' default dispositions
+        std::unique_ptr<net::io_context> ended;
+        {
+            std::lock_guard lock(mutex);
+            listeners.clear();
+            state.reset();
+            ended = std::move(ioc);
+        }
+        // Destroys whatever handlers were still queued, outside the lock: the listeners
+        // they hold may call port() or sessionCount() from their destructors.
+        ended.reset();
+        log::info("server stopped");
         std::lock_guard lock(mutex);
-        signals.reset();  // restores the signals' default dispositions
-        listeners.clear();
-        state.reset();
-        ioc.reset();  // destroys whatever handlers were still queued
         stopped = true;
         stoppedCv.notify_all();
-        log::info("server stopped");
     }
 };
 
