@@ -159,7 +159,7 @@ int runServer()
 
     server.start();   // throws "port 8080 on 0.0.0.0 is already in use (EADDRINUSE)" and the like
     fmt::print("listening on port {}\n", server.port());
-    server.join();    // until Ctrl-C / SIGTERM (or server.stop() from another thread)
+    server.join();    // until Ctrl-C / SIGTERM (or server.stop() from any thread)
     return 0;
 }
 //]

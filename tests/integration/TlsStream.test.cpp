@@ -5,6 +5,7 @@
 
 #include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
+#include "support/Recorders.hpp"
 #include "support/TestServer.hpp"
 #include "support/TlsTestCerts.hpp"
 
@@ -56,6 +57,12 @@ public:
     {
         ssl_.reset();
         ::close(fd_);
+    }
+
+    /// Bytes straight to the socket, past TLS (to break the protocol).
+    void writeUnencrypted(std::string_view bytes)
+    {
+        REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
     }
 
     /// One SSL_write: one TLS record (up to 16 KiB).
@@ -185,16 +192,19 @@ std::string pattern(std::size_t size)
     return s;
 }
 
-/// A TestServer with a TLS connector (index 1) serving EchoListener at /echo.
-std::unique_ptr<TestServer> echoServer()
+/// A TestServer with a TLS connector (index 1) serving EchoListener at /echo and, when
+/// given, the recorders' listeners at /rec.
+std::unique_ptr<TestServer> echoServer(Recorders* recorders = nullptr)
 {
     return std::make_unique<TestServer>(
-        [](ServletContextHandler& c) {
+        [recorders](ServletContextHandler& c) {
             c.addWebSocket("/echo", [](WebSocketServletFactory& f) {
                 f.setMaxMessageSize(16 * 1024 * 1024);
                 f.setMaxSendQueueSize(32 * 1024 * 1024);  // both 8 MiB echoes may wait at once
                 f.addMapping<EchoListener>("/");
             });
+            if (recorders)
+                c.addWebSocket("/rec", [recorders](WebSocketServletFactory& f) { f.addMapping("/", recorders->creator()); });
         },
         2,
         [](Server& s) {
@@ -319,5 +329,26 @@ TEST_SUITE("tls")
         const auto sent = std::chrono::steady_clock::now();
         CHECK(client->waitForTcpClose());
         CHECK(std::chrono::steady_clock::now() - sent > std::chrono::milliseconds(1500));
+    }
+
+    TEST_CASE("a TLS protocol error reaches onError in the SSL category, not as an errno of the system category")
+    {
+        Recorders recorders;
+        auto server = echoServer(&recorders);
+        OpenSslClient client(server->server().port(1));
+        client.write(std::string(upgradeRequest).replace(4, 5, "/rec"));
+        CHECK(client.readUpgradeResponse().starts_with("HTTP/1.1 101"));
+        auto rec = recorders.at(0);
+        // An application-data record that was never encrypted: it cannot be authenticated
+        // (TLS 1.3: the AEAD tag fails; 1.2: "bad record mac").
+        client.writeUnencrypted(std::string("\x17\x03\x03\x00\x20", 5) + std::string(32, 'x'));
+        REQUIRE(rec->waitFor([](const auto& e) { return e.closeCount == 1; }));
+        const auto events = rec->snapshot();
+        REQUIRE(events.errors.size() == 1);
+        const auto& code = events.errors[0].code;
+        CAPTURE(events.errors[0].what());
+        CHECK(std::string_view(code.category().name()) == "asio.ssl");
+        CHECK(code.message() == events.errors[0].message);
+        CHECK(events.closeStatus == CloseStatus::Abnormal);
     }
 }

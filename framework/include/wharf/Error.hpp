@@ -15,7 +15,7 @@ enum class Errc {
     MessageTooBig = 5,      ///< a message or frame exceeded the limit (closed with 1009)
     ListenerThrew = 6,      ///< a listener callback threw (closed with 1011)
     CompressionError = 7,   ///< a permessage-deflate payload could not be inflated (closed with 1007)
-    ServerStopping = 8,     ///< the server is stopping; the connection was closed with 1001
+    ServerStopping = 8,     ///< the server is stopping: a send after stop() began, or (onError) a session closed by force at the stop timeout
     InvalidArgument = 9,    ///< a control frame payload over 125 bytes, an invalid close code, ...
     CloseTimeout = 10,      ///< the peer did not answer our close frame in time
     MessageTimeout = 11,    ///< a message was not complete within the message timeout (closed with 1008)

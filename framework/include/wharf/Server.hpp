@@ -67,18 +67,24 @@ struct WebSocketMemoryLimits {
 ///     wharf::Server server(8080);
 ///     server.setHandler(context);
 ///     server.start();   // throws if a port cannot be bound
-///     server.join();    // until stop() from another thread, or Ctrl-C with setStopAtShutdown(true)
+///     server.join();    // until stop() (from any thread), or Ctrl-C with setStopAtShutdown(true)
 ///
-/// stop() is graceful: acceptors close, every WebSocket session is closed with 1001,
-/// queued messages drain for up to the stop timeout, then sockets close and threads end.
-/// Thread-safety: configure before start(); start/stop/join/port from any thread.
+/// stop() is graceful: acceptors close; every WebSocket session is closed with 1001
+/// "server stopping", after what it had queued, and sends from then on fail with
+/// Errc::ServerStopping; the server waits up to the stop timeout for the peers to answer;
+/// sessions still open then are closed by force (onError with Errc::ServerStopping first);
+/// then the threads end. Every session that got onConnect gets exactly one onClose, also
+/// one whose callback was still busy when the timeout passed.
+/// Thread-safety: configure before start(); start, stop, join, isRunning, port and
+/// sessionCount from any thread. stop() also from the server's own threads (a listener
+/// callback, a servlet); start, join and the destructor not from those.
 class Server {
 public:
     /// A server without connectors (add them with addConnector).
     Server();
     /// A server with one plain connector on 0.0.0.0:port.
     explicit Server(std::uint16_t port);
-    ~Server();  ///< stops the server if it is running
+    ~Server();  ///< stops the server if it is running and waits until it has stopped
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
@@ -90,18 +96,24 @@ public:
     void setWebSocketMemoryLimits(const WebSocketMemoryLimits& limits);
     void setStopTimeout(std::chrono::milliseconds timeout);
     /// Jetty's setStopAtShutdown: while the server runs, SIGINT and SIGTERM stop it
-    /// gracefully instead of killing the process. The stop runs inside join(), which then
-    /// returns, so `start(); join();` is all a main() needs. Call before start().
+    /// gracefully instead of killing the process, as stop() does; join() returns once it
+    /// is done, so `start(); join();` is all a main() needs. Call before start().
     void setStopAtShutdown(bool stop);
 
-    /// Binds every connector and starts the threads; returns once listening.
+    /// Binds every connector and starts the threads; returns once listening. After a
+    /// stop() that has not finished yet, waits for it first.
     /// Throws std::runtime_error naming the address and the reason when a bind fails
     /// (nothing stays bound then), or when a TLS connector's files are unusable.
     void start();
-    /// Blocks until the server has stopped (by stop() from another thread, or by a
-    /// signal with setStopAtShutdown(true)).
+    /// Blocks until the server has stopped (by stop() from any thread, or by a signal with
+    /// setStopAtShutdown(true)); returns at once if it is not running.
     void join();
-    /// Graceful stop (see above); returns when everything is closed. Idempotent.
+    /// Graceful stop (see above). Idempotent. Called from a thread that is not the
+    /// server's, it returns once the server has stopped and its threads have ended (also
+    /// when another call began the stop). Called from one of the server's threads, it
+    /// begins the stop on a thread of its own and returns at once, so that the callback
+    /// can return too; join(), the destructor or a stop() from another thread wait for
+    /// the end.
     void stop();
     bool isRunning() const noexcept;
 

@@ -1,6 +1,7 @@
 #pragma once
 // What every connection of a Server shares: configuration, the handler and the registry.
 
+#include <wharf/Error.hpp>
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
@@ -69,7 +70,7 @@ struct ServerState {
     boost::asio::io_context& ioc;
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
-    std::atomic<bool> stopping{false};
+    std::atomic<bool> stopping{false};  // set when stop() begins; sessions take no more sends
     std::atomic<std::size_t> webSocketCount{0};
     MemoryBudget sendBudget;     // bytes queued for sending
     MemoryBudget receiveBudget;  // bytes of messages being assembled

@@ -20,6 +20,7 @@
 #include <future>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace wharf {
 namespace net = boost::asio;
@@ -38,6 +39,22 @@ std::string describeBindError(const ServerConnector& c, const boost::system::err
         return fmt::format("cannot bind {}:{}: the address is not on this machine (EADDRNOTAVAIL)", c.host, c.port);
     return fmt::format("cannot listen on {}:{}: {}", c.host, c.port, ec.message());
 }
+
+/// The server whose io_context this thread runs handlers of, if any: a stop() from there
+/// must neither wait for that server's threads nor join them.
+thread_local const void* servingServer = nullptr;
+
+/// Marks this thread as serving `server` while it lives.
+class Serving {
+public:
+    explicit Serving(const void* server) : previous_(std::exchange(servingServer, server)) {}
+    ~Serving() { servingServer = previous_; }
+    Serving(const Serving&) = delete;
+    Serving& operator=(const Serving&) = delete;
+
+private:
+    const void* previous_;
+};
 
 }  // namespace
 
@@ -69,12 +86,29 @@ struct Server::Impl {
 
     bool stopAtShutdown = false;
     std::unique_ptr<net::signal_set> signals;
-    std::atomic<bool> signalled{false};  // SIGINT/SIGTERM arrived; join() stops the server
 
-    std::mutex mutex;  // guards running/stopped transitions
+    // Guards the transitions between running, stopping (neither flag) and stopped, and
+    // what port() and sessionCount() read; never held while waiting for connections or
+    // threads, so a callback can call those during a stop.
+    std::mutex mutex;
     std::condition_variable stoppedCv;
     bool running = false;
     bool stopped = true;
+    std::thread stopper;  // runs a stop() called from a server thread
+
+    bool onServerThread() const noexcept { return servingServer == this; }
+
+    /// Waits until the stop in progress has finished, and joins the thread that ran it
+    /// if it was one of its own.
+    void awaitStopped(std::unique_lock<std::mutex>& lock)
+    {
+        stoppedCv.wait(lock, [this] { return stopped; });
+        if (!stopper.joinable()) return;
+        auto finished = std::move(stopper);  // joined by one caller only
+        lock.unlock();
+        finished.join();
+        lock.lock();
+    }
 
     void accept(Listener& l)
     {
@@ -150,6 +184,77 @@ struct Server::Impl {
         l.port = l.acceptor->local_endpoint().port();
         if (l.tls) detail::setConnectorName(*l.tls, fmt::format("{}:{}", l.config.host, l.port));
     }
+
+    /// The graceful stop, on a thread that is not one of the server's (they are joined).
+    void shutDown()
+    {
+        auto& s = *state;
+
+        // 1. No new connections.
+        for (auto& l : listeners) {
+            std::promise<void> closed;
+            net::post(l.acceptor->get_executor(), [&] {
+                boost::system::error_code ec;
+                l.acceptor->close(ec);
+                l.retry->cancel();
+                if (l.tls) detail::stopAccepting(*l.tls);  // a paused acceptor is never resumed
+                closed.set_value();
+            });
+            closed.get_future().wait();
+        }
+
+        // 2. Close every session with 1001 and idle HTTP connections; let queues drain.
+        for (auto& c : s.snapshot()) c->gracefulClose();
+        const auto deadline = std::chrono::steady_clock::now() + stopTimeout;
+        while (s.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+        // 3. Whatever is left is closed now. (Scoped: the last reference to a connection
+        // must not outlive the io_context, whose strand service its strand needs to unregister.)
+        {
+            const auto left = s.snapshot();
+            if (!left.empty()) log::info("stop: closing {} connection(s) that did not finish in time", left.size());
+            for (auto& c : left) c->forceClose();
+        }
+        const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (s.liveCount() > 0 && std::chrono::steady_clock::now() < hard)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+        work.reset();
+        ioc->stop();
+        for (auto& t : pool) t.join();
+        pool.clear();
+
+        // 4. A forced close is a teardown posted to the connection's strand: behind a callback
+        // that outlasted the deadlines it is still queued, and destroying the io_context would
+        // drop it with its onClose. This thread runs what is left instead (sessions upgraded
+        // meanwhile included), bounded, as a server thread: a stop() from an onClose returns.
+        {
+            Serving serving(this);
+            ioc->restart();
+            for (auto& c : s.snapshot()) c->forceClose();
+            const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+            while (s.liveCount() > 0 && !ioc->stopped() && std::chrono::steady_clock::now() < bound)
+                ioc->run_one_for(std::chrono::milliseconds(5));
+        }
+
+        s.poller.shutdown();  // before the io_context goes (connections may outlive state)
+        signals.reset();      // restores the signals' default dispositions
+        std::unique_ptr<net::io_context> ended;
+        {
+            std::lock_guard lock(mutex);
+            listeners.clear();
+            state.reset();
+            ended = std::move(ioc);
+        }
+        // Destroys whatever handlers were still queued, outside the lock: the listeners
+        // they hold may call port() or sessionCount() from their destructors.
+        ended.reset();
+        log::info("server stopped");
+        std::lock_guard lock(mutex);
+        stopped = true;
+        stoppedCv.notify_all();
+    }
 };
 
 Server::Server() : impl_(std::make_unique<Impl>()) {}
@@ -179,8 +284,9 @@ void Server::setStopAtShutdown(bool stop) { impl_->stopAtShutdown = stop; }
 
 void Server::start()
 {
-    std::lock_guard lock(impl_->mutex);
+    std::unique_lock lock(impl_->mutex);
     if (impl_->running) throw std::logic_error("Server::start(): the server is already running");
+    impl_->awaitStopped(lock);  // a stop() called from a server thread may still be running
     if (impl_->connectors.empty()) throw std::invalid_argument("Server::start(): no connector (addConnector first)");
     const unsigned threads = impl_->threads ? impl_->threads : std::max(1u, std::thread::hardware_concurrency());
     impl_->ioc = std::make_unique<net::io_context>(static_cast<int>(threads));
@@ -209,20 +315,17 @@ void Server::start()
         log::info("listening on {}://{}:{}", l.tls ? "https" : "http", l.config.host, l.port);
     }
     if (impl_->stopAtShutdown) {
-        // The handler only raises a flag: stop() joins the server's threads, so it runs in
-        // join(), never on a server thread.
-        impl_->signalled = false;
         impl_->signals = std::make_unique<net::signal_set>(*impl_->ioc, SIGINT, SIGTERM);
-        impl_->signals->async_wait([impl = impl_.get()](const boost::system::error_code& ec, int signal) {
+        impl_->signals->async_wait([this](const boost::system::error_code& ec, int signal) {
             if (ec) return;
             log::info("{}: stopping gracefully", signal == SIGINT ? "SIGINT" : "SIGTERM");
-            impl->signalled = true;
-            impl->stoppedCv.notify_all();
+            stop();  // on a server thread: the stop runs on its own thread, join() returns after it
         });
     }
     impl_->work.emplace(impl_->ioc->get_executor());
     for (unsigned i = 0; i < threads; ++i)
-        impl_->pool.emplace_back([ioc = impl_->ioc.get()] {
+        impl_->pool.emplace_back([impl = impl_.get(), ioc = impl_->ioc.get()] {
+            Serving serving(impl);
             for (;;) {
                 try {
                     ioc->run();
@@ -239,70 +342,26 @@ void Server::start()
 void Server::join()
 {
     std::unique_lock lock(impl_->mutex);
-    while (!impl_->stopped) {
-        if (impl_->signalled.exchange(false)) {
-            lock.unlock();
-            stop();
-            lock.lock();
-            continue;
-        }
-        // Polling as well: the signal handler cannot take the mutex (stop() may hold it
-        // while it joins that very thread), so its notify may come before this wait.
-        impl_->stoppedCv.wait_for(lock, std::chrono::milliseconds(100));
-    }
+    impl_->awaitStopped(lock);
 }
 
 void Server::stop()
 {
     std::unique_lock lock(impl_->mutex);
-    if (!impl_->running) return;
-    impl_->running = false;
-    auto& state = *impl_->state;
-    state.stopping.store(true);
-
-    // 1. No new connections.
-    for (auto& l : impl_->listeners) {
-        std::promise<void> closed;
-        net::post(l.acceptor->get_executor(), [&] {
-            boost::system::error_code ec;
-            l.acceptor->close(ec);
-            l.retry->cancel();
-            if (l.tls) detail::stopAccepting(*l.tls);  // a paused acceptor is never resumed
-            closed.set_value();
-        });
-        closed.get_future().wait();
+    if (impl_->running) {
+        impl_->running = false;
+        impl_->state->stopping.store(true);
+        if (impl_->onServerThread()) {
+            // This thread can neither wait here (its own sessions close only once it returns
+            // to the io_context) nor join itself: the stop gets a thread of its own.
+            impl_->stopper = std::thread([impl = impl_.get()] { impl->shutDown(); });
+            return;
+        }
+        lock.unlock();
+        impl_->shutDown();
+        lock.lock();
     }
-
-    // 2. Close every session with 1001 and idle HTTP connections; let queues drain.
-    for (auto& c : state.snapshot()) c->gracefulClose();
-    const auto deadline = std::chrono::steady_clock::now() + impl_->stopTimeout;
-    while (state.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-
-    // 3. Whatever is left is closed now. (Scoped: the last reference to a connection must
-    // not outlive the io_context, whose strand service its strand needs to unregister.)
-    {
-        const auto left = state.snapshot();
-        if (!left.empty()) log::info("stop: closing {} connection(s) that did not finish in time", left.size());
-        for (auto& c : left) c->forceClose();
-    }
-    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (state.liveCount() > 0 && std::chrono::steady_clock::now() < hard)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-
-    impl_->work.reset();
-    impl_->ioc->stop();
-    for (auto& t : impl_->pool)
-        if (t.joinable()) t.join();
-    impl_->pool.clear();
-    impl_->signals.reset();  // restores the signals' default dispositions
-    impl_->listeners.clear();
-    state.poller.shutdown();  // before the io_context goes (connections may outlive state)
-    impl_->state.reset();
-    impl_->ioc.reset();  // destroys whatever handlers were still queued
-    impl_->stopped = true;
-    impl_->stoppedCv.notify_all();
-    log::info("server stopped");
+    if (!impl_->onServerThread()) impl_->awaitStopped(lock);
 }
 
 bool Server::isRunning() const noexcept

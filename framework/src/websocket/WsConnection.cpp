@@ -221,7 +221,8 @@ void WsConnection::gracefulClose() { close(CloseStatus::GoingAway, "server stopp
 void WsConnection::forceClose()
 {
     net::post(strand_, [self = shared_from_this()] {
-        self->apply(self->close_.abort(CloseStatus::GoingAway, "server stopped"));
+        self->reportError(make_error_code(Errc::ServerStopping), "the server stopped before the close handshake completed");
+        self->apply(self->close_.abort(CloseStatus::GoingAway, "server stopping"));
     });
 }
 
@@ -506,9 +507,11 @@ Errc WsConnection::admit(std::size_t bytes)
 {
     // outClosed_ (guarded by outMutex_) is set before teardown: no need to read the
     // strand-only finished_ from a foreign thread. A session chosen to be shed for the
-    // server's budget takes nothing more while its close is on the way.
-    if (outClosed_ || shedding_.load(std::memory_order_relaxed))
-        return server_->stopping.load(std::memory_order_relaxed) ? Errc::ServerStopping : Errc::SessionClosed;
+    // server's budget takes nothing more while its close is on the way, nor, once the
+    // server stops, any session.
+    const bool stopping = server_->stopping.load(std::memory_order_relaxed);
+    if (outClosed_ || shedding_.load(std::memory_order_relaxed) || stopping)
+        return stopping ? Errc::ServerStopping : Errc::SessionClosed;
     const std::size_t queued = buffered_.load(std::memory_order_relaxed);
     // A message larger than the whole limit may still go when nothing is queued.
     if (queued > 0 && queued + bytes > policy_->maxSendQueueSize) {
