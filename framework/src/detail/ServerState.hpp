@@ -1,12 +1,13 @@
 #pragma once
-// What every connection of a Server shares: configuration, the handler and the registry.
+// What every connection of a Server shares: configuration, the handler and the registry,
+// and what its WebSocket sessions share (SessionHost).
 
 #include <wharf/Error.hpp>
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
-#include "detail/DeadlineWheel.hpp"
 #include "detail/Poller.hpp"
+#include "websocket/SessionHost.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,17 +23,6 @@
 #include <vector>
 
 namespace wharf::detail {
-
-/// Something stop() must close: an HTTP connection or a WebSocket session.
-class Closable {
-public:
-    virtual ~Closable() = default;
-    /// Begin a graceful close (HTTP: after the current response; WebSocket: 1001).
-    virtual void gracefulClose() = 0;
-    /// Close the socket now.
-    virtual void forceClose() = 0;
-    virtual bool isWebSocket() const noexcept { return false; }
-};
 
 /// Connections share a fixed set of strands instead of allocating one each (~110 B of
 /// heap per connection): two connections on one strand are merely never run at the same
@@ -53,35 +43,13 @@ private:
     std::atomic<std::size_t> next_{0};
 };
 
-/// A WebSocket connection (the owner of a DeadlineWheel node) as a Closable, or null
-/// once it is being destroyed. Defined with WsConnection.
-std::shared_ptr<Closable> lockWebSocket(void* owner);
-
-/// A server-wide memory budget (Server::setWebSocketMemoryLimits): what all WebSocket
-/// sessions hold together. Sessions add and subtract as they go; the one that takes the
-/// total over the limit asks for enforcement, which closes the largest holders.
-struct MemoryBudget {
-    std::atomic<std::size_t> used{0};
-    std::size_t limit = SIZE_MAX;
-    std::atomic<bool> enforcing{false};  // an enforcement pass is posted or running
-};
-
-struct ServerState {
-    boost::asio::io_context& ioc;
+struct ServerState : SessionHost {
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
-    std::atomic<bool> stopping{false};  // set when stop() begins; sessions take no more sends
-    std::atomic<std::size_t> webSocketCount{0};
-    MemoryBudget sendBudget;     // bytes queued for sending
-    MemoryBudget receiveBudget;  // bytes of messages being assembled
-    DeadlineWheel deadlines;
-    Poller poller;  // plain WebSocket connections' readiness
+    Poller poller;  // WebSocket connections' readiness
     StrandPool strands;
 
-    ServerState(boost::asio::io_context& io, unsigned threads)
-        : ioc(io), deadlines(io), poller(io, threads), strands(io, threads)
-    {
-    }
+    ServerState(boost::asio::io_context& io, unsigned threads) : SessionHost(io), poller(io, threads), strands(io, threads) {}
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {

@@ -43,6 +43,7 @@
 
 #include "detail/IoResult.hpp"
 #include "detail/Poller.hpp"
+#include "detail/ServerState.hpp"
 #include "detail/WsConnection.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -110,7 +111,8 @@ private:
     void abortWrite();
     void shutDownOutput(bool writeCutShort);
     void closeSocket();
-    Poller& poller() const noexcept { return serverState().poller; }
+    // (The host of a connection made by the HTTP layer is its ServerState.)
+    Poller& poller() const noexcept { return static_cast<ServerState&>(host()).poller; }
 
     int fd_ = -1;
     IoWant readWants_ = IoWant::Read;   // what the read (or the drain) waits for

@@ -7,11 +7,11 @@
 
 #include "detail/Deflate.hpp"
 #include "detail/Frame.hpp"
-#include "detail/ServerState.hpp"
 #include "detail/SmallMutex.hpp"
 #include "protocol/CloseState.hpp"
 #include "protocol/FrameWriter.hpp"
 #include "protocol/MessageAssembler.hpp"
+#include "websocket/SessionHost.hpp"
 #include "websocket/UpgradeAction.hpp"
 
 #include <wharf/Session.hpp>
@@ -41,7 +41,7 @@ class WsConnection : public Closable, public std::enable_shared_from_this<WsConn
 public:
     /// Takes what it needs from `action` (the listener, request, policy, deflate) and keeps
     /// no UpgradeAction: an idle connection holds as little as it can.
-    WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action,
+    WsConnection(Strand strand, std::shared_ptr<SessionHost> host, UpgradeAction& action,
                  Role role = Role::Server);
     ~WsConnection() override;
 
@@ -64,10 +64,10 @@ public:
     /// Heap bytes this connection holds for sending (queue and buffer capacity); tests.
     std::size_t sendCapacity();
 
-    /// Over a server-wide memory budget (ServerState::sendBudget / receiveBudget): closes
+    /// Over a server-wide memory budget (SessionHost::sendBudget / receiveBudget): closes
     /// the sessions holding the most until the total is under the limit. Any thread; runs
     /// one pass at a time per budget.
-    static void enforceBudget(const std::shared_ptr<ServerState>& server, bool send);
+    static void enforceBudget(const std::shared_ptr<SessionHost>& host, bool send);
 
     // Closable (server stop).
     void gracefulClose() override;
@@ -119,7 +119,7 @@ protected:
     void clearStreamDeadline();
     virtual void onStreamDeadline() {}
 
-    ServerState& serverState() const noexcept { return *server_; }
+    SessionHost& host() const noexcept { return *server_; }
 
     Strand strand_;
     bool readStopped_ = false;  // strand: no reads wanted (closing, or suspended)
@@ -187,7 +187,7 @@ private:
     void callListener(F&& f);
     void reportError(std::error_code code, std::string message);
 
-    std::shared_ptr<ServerState> server_;
+    std::shared_ptr<SessionHost> server_;
     std::shared_ptr<const UpgradeRequest> request_;  // Session::upgradeRequest(); remoteAddress()
     std::shared_ptr<const WebSocketPolicy> policy_;
     std::unique_ptr<const DeflateParams> deflate_;  // permessage-deflate was negotiated

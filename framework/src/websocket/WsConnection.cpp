@@ -64,7 +64,7 @@ struct FlushScope {
 
 }  // namespace
 
-WsConnection::WsConnection(Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action, Role role)
+WsConnection::WsConnection(Strand strand, std::shared_ptr<SessionHost> server, UpgradeAction& action, Role role)
     : strand_(std::move(strand)),
       server_(std::move(server)),
       request_(std::move(action.request)),
@@ -770,7 +770,7 @@ std::size_t WsConnection::sendCapacity()
 // Memory budgets (Server::setWebSocketMemoryLimits)
 
 namespace {
-void requestEnforcement(const std::shared_ptr<ServerState>& server, bool send)
+void requestEnforcement(const std::shared_ptr<SessionHost>& server, bool send)
 {
     auto& budget = send ? server->sendBudget : server->receiveBudget;
     if (budget.enforcing.exchange(true, std::memory_order_acq_rel)) return;  // one pass at a time
@@ -808,7 +808,7 @@ void WsConnection::accountReceived() noexcept
     }
 }
 
-void WsConnection::enforceBudget(const std::shared_ptr<ServerState>& server, bool send)
+void WsConnection::enforceBudget(const std::shared_ptr<SessionHost>& server, bool send)
 {
     auto& budget = send ? server->sendBudget : server->receiveBudget;
     struct Holder {
