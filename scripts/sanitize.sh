@@ -29,6 +29,9 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIO
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # Per-connection info lines add nothing here and slow instrumented runs down.
 export WHARF_LOG=${WHARF_LOG:-warn}
+# The conformance suite's servers run one thread unless told otherwise; the integration
+# tests' run two already (TestServer).
+export WHARF_TEST_THREADS=${WHARF_TEST_THREADS:-2}
 
 targets=()
 for s in $suites; do targets+=("wharf_${s}_tests"); done
