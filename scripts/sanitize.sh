@@ -33,6 +33,13 @@ export WHARF_LOG=${WHARF_LOG:-warn}
 # tests' run two already (TestServer).
 export WHARF_TEST_THREADS=${WHARF_TEST_THREADS:-2}
 
+# UBSan checks a vtable only after testing that its memory is readable, by writing it to a
+# pipe(): while the EMFILE test holds every descriptor that fails, and any virtual call is
+# reported as "invalid vptr" (seen in Asio's scheduler and shared_ptr's control block). Its
+# type suppressions cannot match such a report, so the case runs under TSan only.
+skip=()
+[[ $kind == address ]] && skip=(-tce='out of descriptors*')
+
 targets=()
 for s in $suites; do targets+=("wharf_${s}_tests"); done
 
@@ -52,7 +59,7 @@ for ((run = 1; run <= runs; ++run)); do
         log="$buildDir/sanitize-$s-$run.log"
         echo "sanitize: running $s tests, run $run of $runs (log: $log) ..."
         start=$SECONDS
-        timeout --kill-after=30 "$limit" "$buildDir/tests/wharf_${s}_tests" 2>&1 | tee "$log"
+        timeout --kill-after=30 "$limit" "$buildDir/tests/wharf_${s}_tests" "${skip[@]}" 2>&1 | tee "$log"
         rc=${PIPESTATUS[0]}
         echo "sanitize: $s tests took $((SECONDS - start)) s, exit status $rc"
         if [[ $rc -eq 124 || $rc -eq 137 ]]; then
