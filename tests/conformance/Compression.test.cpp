@@ -166,7 +166,7 @@ CONFORMANCE_TABLE(negotiationCases)
                     f.addMapping<EchoListener>("/ws/off");
                 });
             },
-            1);
+            serverThreads());
         const std::string offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
         RawClient on(server.port());
         auto r = on.handshake("/ws/on", offer);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -29,6 +30,17 @@ using test::TestServer;
 
 /// Short timeouts: expected frames arrive in milliseconds on loopback; silence checks wait this long.
 inline constexpr auto kWait = 2000ms;
+/// For echoes of several MiB: under ThreadSanitizer on a loaded machine a 5 MiB echo takes
+/// ~1.5 s, too close to kWait.
+inline constexpr auto kLargeWait = 10000ms;
+
+/// The echo server's threads: 1, or WHARF_TEST_THREADS (scripts/sanitize.sh sets 2, so
+/// the sanitizers see the suite's traffic cross threads as well).
+inline unsigned serverThreads()
+{
+    const char* v = std::getenv("WHARF_TEST_THREADS");
+    return v && std::atoi(v) > 0 ? static_cast<unsigned>(std::atoi(v)) : 1;
+}
 
 // ---------------------------------------------------------------------------------------
 // Echo endpoint
@@ -47,7 +59,7 @@ struct EchoServer {
                   if (tune) tune(f);
                   f.addMapping<EchoListener>("/");
               });
-          }, 1)
+          }, serverThreads())
     {
     }
     std::uint16_t port() const { return server.port(); }
@@ -66,9 +78,10 @@ struct EchoServer {
 // Expectations
 
 /// The next frame is a data frame with this opcode and payload.
-inline void expectEcho(RawClient& c, std::uint8_t opcode, const std::string& payload)
+inline void expectEcho(RawClient& c, std::uint8_t opcode, const std::string& payload,
+                       std::chrono::milliseconds wait = kWait)
 {
-    auto f = c.readFrame(kWait);
+    auto f = c.readFrame(wait);
     REQUIRE_MESSAGE(f, "no frame arrived");
     CHECK(int(f->opcode) == int(opcode));
     CHECK(f->fin);

@@ -39,7 +39,7 @@ CONFORMANCE_TABLE(framingLengths)
                                 auto c = s.open();
                                 const auto payload = op == 1 ? letters(mib << 20) : pattern(mib << 20);
                                 c.sendFrame(op, payload);
-                                expectEcho(c, op, payload);
+                                expectEcho(c, op, payload, kLargeWait);
                                 closeNormally(c);
                             });
         }

@@ -48,7 +48,7 @@ public:
                       return std::make_shared<EchoListener>();
                   });
               });
-          }, 1)
+          }, serverThreads())
     {
     }
     TestServer server;
