@@ -240,15 +240,20 @@ struct Server::Impl {
 
         s.poller.shutdown();  // before the io_context goes (connections may outlive state)
         signals.reset();      // restores the signals' default dispositions
+        std::shared_ptr<detail::ServerState> endedState;
         std::unique_ptr<net::io_context> ended;
         {
             std::lock_guard lock(mutex);
             listeners.clear();
-            state.reset();
+            endedState = std::move(state);
             ended = std::move(ioc);
         }
-        // Destroys whatever handlers were still queued, outside the lock: the listeners
-        // they hold may call port() or sessionCount() from their destructors.
+        // Both go outside the lock. The state's Poller takes its batch lock, which a server
+        // thread holds while it runs a callback that may call stop() and so take this one
+        // (a lock-order inversion ThreadSanitizer reported). Destroying the io_context
+        // destroys whatever handlers were still queued: the listeners they hold may call
+        // port() or sessionCount() from their destructors.
+        endedState.reset();
         ended.reset();
         log::info("server stopped");
         std::lock_guard lock(mutex);
@@ -306,8 +311,12 @@ void Server::start()
         }
     } catch (...) {
         impl_->listeners.clear();  // nothing stays bound
-        impl_->state.reset();
-        impl_->ioc.reset();
+        // Destroyed outside the lock, as in shutDown().
+        auto state = std::move(impl_->state);
+        auto ioc = std::move(impl_->ioc);
+        lock.unlock();
+        state.reset();
+        ioc.reset();
         throw;
     }
     for (auto& l : impl_->listeners) {
