@@ -53,19 +53,12 @@ std::shared_ptr<RecordingListener> connect(RawClient& client, Recorders& recorde
 
 /// Sends 64 KiB binaries to a client that does not read until one is refused; returns the
 /// bytes accepted. The last result is stored in `last`.
-std::size_t fillQueue(const Session& session, SendResult& last, std::vector<std::error_code>* results = nullptr,
-                      std::mutex* resultsMutex = nullptr)
+std::size_t fillQueue(const Session& session, SendResult& last)
 {
     const std::string chunk(64 * 1024, 'q');
     std::size_t accepted = 0;
     for (int i = 0; i < 2048; ++i) {
-        SendCallback done;
-        if (results)
-            done = [results, resultsMutex](std::error_code ec) {
-                std::lock_guard lock(*resultsMutex);
-                results->push_back(ec);
-            };
-        last = session.sendBinary(chunk, std::move(done));
+        last = session.sendBinary(chunk);
         if (!last) break;
         accepted += chunk.size();
     }

@@ -157,6 +157,8 @@ private:
     /// sendData of a large payload on the strand with nothing in flight: written straight
     /// from the caller's buffer, only what the socket does not take is copied.
     void writeDirect(Opcode opcode, std::string_view payload);
+    /// Appends a whole uncompressed frame to outBuf_ and counts it as queued; outMutex_ held.
+    void queueFrame(Opcode opcode, std::string_view payload);
     /// Appends a data frame for `payload` to outBuf_ (compressed when negotiated and above
     /// the threshold); outMutex_ held. Returns the bytes added.
     std::size_t appendData(Opcode opcode, std::string_view payload);

@@ -490,10 +490,7 @@ void WsConnection::answerPing(std::string_view payload)
     std::lock_guard lock(outMutex_);
     if (outClosed_) return;
     if (!writing_) {
-        const std::size_t before = outBuf_.size();
-        writer_.appendFrame(outBuf_, Opcode::Pong, payload);
-        outBytes_ += outBuf_.size() - before;
-        accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
+        queueFrame(Opcode::Pong, payload);
     } else {
         if (!pendingPong_) pendingPong_ = std::make_unique<std::string>();
         pendingPong_->assign(payload);
@@ -543,6 +540,14 @@ void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
     flushPosted_ = true;
     lock.unlock();
     net::post(strand_, [self = shared_from_this()] { self->flush(); });
+}
+
+void WsConnection::queueFrame(Opcode opcode, std::string_view payload)
+{
+    const std::size_t before = outBuf_.size();
+    writer_.appendFrame(outBuf_, opcode, payload);
+    outBytes_ += outBuf_.size() - before;
+    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
 }
 
 std::size_t WsConnection::appendData(Opcode opcode, std::string_view payload)
@@ -617,10 +622,7 @@ SendResult WsConnection::sendControl(Opcode opcode, std::string_view payload, Se
         lock.unlock();
         return refuse(why, done);
     }
-    const std::size_t before = outBuf_.size();
-    writer_.appendFrame(outBuf_, opcode, payload);
-    outBytes_ += outBuf_.size() - before;
-    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
+    queueFrame(opcode, payload);
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
     return {};
@@ -633,10 +635,7 @@ void WsConnection::queueCloseFrame()
     open_.store(false, std::memory_order_release);
     std::lock_guard lock(outMutex_);
     outClosed_ = true;
-    const std::size_t before = outBuf_.size();
-    writer_.appendFrame(outBuf_, Opcode::Close, payload);
-    outBytes_ += outBuf_.size() - before;
-    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
+    queueFrame(Opcode::Close, payload);
     outCloseQueued_ = true;
 }
 
@@ -675,12 +674,7 @@ void WsConnection::flush()
             std::lock_guard lock(outMutex_);
             flushPosted_ = false;
             if (pendingPong_) {
-                if (close_.canSend()) {  // nothing may follow our close frame
-                    const std::size_t before = outBuf_.size();
-                    writer_.appendFrame(outBuf_, Opcode::Pong, *pendingPong_);
-                    outBytes_ += outBuf_.size() - before;
-                    accountQueued(static_cast<std::ptrdiff_t>(outBuf_.size() - before));
-                }
+                if (close_.canSend()) queueFrame(Opcode::Pong, *pendingPong_);  // nothing may follow our close frame
                 pendingPong_.reset();
             }
             empty = outBuf_.empty() && outSegments_.empty() && outCallbacks_.empty();
