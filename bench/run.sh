@@ -24,6 +24,7 @@
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
 #   BENCH_BUILD_DIR=/path NO_BUILD=1 bench/run.sh     # another build directory
 #   EXTRA_SERVERS='uws=/path/to/uws-echo --port {port}' BASELINE=uws SERVERS="wharf beast" bench/run.sh
+#   EXTRA_FANOUT_SERVERS='uws-chat=/path/to/uws-chat --port {port}' FANOUT_BASELINE=uws-chat bench/run.sh
 #   TLS_IDLE_CONNS=500 bench/run.sh                   # idle wss connections per TLS server (default 1000)
 #   BENCH_RESULTS=/tmp/r.txt bench/run.sh             # raw lines elsewhere (default build-bench/bench-results.txt)
 #
@@ -35,6 +36,10 @@
 # measured and stopped (by PID) exactly like the built-in servers, after those in SERVERS.
 # BASELINE=NAME makes NAME the base of the ratios (default websocketpp, else beast) and
 # adds a second table with one column per server and "X vs NAME" ratios for every row.
+# EXTRA_FANOUT_SERVERS does the same for the fan-out table: a chat server of wharf-chat's
+# protocol (the first text is the sender's name and is announced as "* NAME joined" to
+# everyone; every later text goes to every member, the sender included, as "NAME: text"),
+# any path; FANOUT_BASELINE=NAME makes it the base of the fan-out ratios.
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
 # wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
@@ -77,20 +82,26 @@ log() { echo "run.sh: $*" >&2; }
 # EXTRA_SERVERS (see the top): NAME -> COMMAND with {port}; the names join SERVERS.
 declare -A extra_cmd
 [[ ${EXTRA_SERVERS:-} == *$'\n'* ]] && { log "EXTRA_SERVERS: separate entries with ';', not newlines"; exit 2; }
-IFS=';' read -ra extra_entries <<<"${EXTRA_SERVERS:-}"
-for e in "${extra_entries[@]}"; do
-  [[ $e =~ ^[[:space:]]*$ ]] && continue
-  name=${e%%=*}; name=${name//[[:space:]]/}
-  cmd=${e#*=}
-  if [[ $e != *=* || ! $name =~ ^[A-Za-z0-9._-]+$ || $cmd != *"{port}"* ]]; then
-    log "EXTRA_SERVERS entry '$e' is not NAME=COMMAND with {port} in COMMAND"; exit 2
-  fi
-  if [[ " $all_servers $all_tls_servers $all_fanout_servers ${!extra_cmd[*]} " == *" $name "* ]]; then
-    log "EXTRA_SERVERS: the name '$name' is taken"; exit 2
-  fi
-  extra_cmd[$name]=$cmd
-  SERVERS+=" $name"
-done
+[[ ${EXTRA_FANOUT_SERVERS:-} == *$'\n'* ]] && { log "EXTRA_FANOUT_SERVERS: separate entries with ';', not newlines"; exit 2; }
+add_extra() {  # variable-name "entries": each NAME=COMMAND joins SERVERS or FANOUT_SERVERS
+  local var=$1 e name cmd entries
+  IFS=';' read -ra entries <<<"$2"
+  for e in "${entries[@]}"; do
+    [[ $e =~ ^[[:space:]]*$ ]] && continue
+    name=${e%%=*}; name=${name//[[:space:]]/}
+    cmd=${e#*=}
+    if [[ $e != *=* || ! $name =~ ^[A-Za-z0-9._-]+$ || $cmd != *"{port}"* ]]; then
+      log "$var entry '$e' is not NAME=COMMAND with {port} in COMMAND"; exit 2
+    fi
+    if [[ " $all_servers $all_tls_servers $all_fanout_servers ${!extra_cmd[*]} " == *" $name "* ]]; then
+      log "$var: the name '$name' is taken"; exit 2
+    fi
+    extra_cmd[$name]=$cmd
+    if [[ $var == EXTRA_SERVERS ]]; then SERVERS+=" $name"; else FANOUT_SERVERS+=" $name"; fi
+  done
+}
+add_extra EXTRA_SERVERS "${EXTRA_SERVERS:-}"
+add_extra EXTRA_FANOUT_SERVERS "${EXTRA_FANOUT_SERVERS:-}"
 
 # Many idle connections need descriptors on both sides.
 want_fds=$((IDLE_CONNS + 1000))
@@ -500,7 +511,8 @@ fi
 
 if [[ ${#fanout_ran[@]} -gt 0 ]]; then
   fbase=
-  for s in "${fanout_ran[@]}"; do [[ $s == websocketpp-chat ]] && fbase=websocketpp-chat; done
+  want_fbase=${FANOUT_BASELINE:-websocketpp-chat}
+  for s in "${fanout_ran[@]}"; do [[ $s == "$want_fbase" ]] && fbase=$want_fbase; done
   f_del=; f_cpu=
   if [[ -n $fbase ]]; then f_del=$(metric "$fbase" fanout deliveries_per_s); f_cpu=$(cpu_per "$fbase" fanout deliveries); fi
   echo
@@ -509,7 +521,7 @@ if [[ ${#fanout_ran[@]} -gt 0 ]]; then
   echo "receiver getting one broadcast. Same chat protocol on every server: wharf-chat frames each broadcast once (one shared"
   echo "wharf::Message); wharf-chat-naive (wharf, sendText per member) and websocketpp-chat (websocketpp's send per member) build a"
   echo "frame per recipient. Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
-  echo "Ratios vs ${fbase:-– (websocketpp-chat did not run)}: deliveries/s (higher is better) and server CPU per delivery (lower is better)."
+  echo "Ratios vs ${fbase:-– ($want_fbase did not run)}: deliveries/s (higher is better) and server CPU per delivery (lower is better)."
   echo
   echo "| server | receivers | deliveries/s | vs ${fbase:-–} | broadcasts/s | server CPU µs/delivery | vs ${fbase:-–} | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"

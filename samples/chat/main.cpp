@@ -4,13 +4,14 @@
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
 //              [--allow-origin https://chat.example.com ...]
 //
-// Serves the chat page at "/" and the chat's WebSocket at "/chat". The first text a
-// client sends is its name; every later one goes to everybody as "name: text".
+// Serves the chat page at "/" and the chat's WebSocket at "/chat" (the lobby) and
+// "/chat/ROOM" (any other room; the page opens it for "/?room=ROOM"). The first text a
+// client sends is its name; every later one goes to everybody in the room as "name: text".
 // Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
 // [::1] and --host at the configured ports, plus every --allow-origin.
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
 
-#include "ChatRoom.hpp"
+#include "ChatEndPoint.hpp"
 #include "Origins.hpp"
 
 #include <wharf/wharf.hpp>
@@ -120,7 +121,6 @@ int main(int argc, char** argv)
     if (!tlsCert.empty()) listen.httpsPort = static_cast<std::uint16_t>(tlsPort);
     const auto origins = chat::allowedOrigins(listen, extraOrigins);
 
-    chat::ChatRoom room;
     wharf::Server server;
     try {
         wharf::ServerConnector connector;
@@ -139,12 +139,21 @@ int main(int argc, char** argv)
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);
-        context->addWebSocket("/chat", [&room, &origins, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
+        // Rooms: /chat is the lobby, /chat/NAME the room NAME; each room is a topic.
+        context->addWebSocket("/chat/*", [&server, &origins, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
             factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
             factory.setAllowedOrigins(origins);  // any other Origin gets 403
-            factory.addMapping("/", [&room](const wharf::UpgradeRequest&, wharf::UpgradeResponse&) {
-                return std::make_shared<chat::ChatEndPoint>(room);
-            });
+            auto enter = [&server](const wharf::UpgradeRequest& request,
+                                   wharf::UpgradeResponse& response) -> std::shared_ptr<wharf::WebSocketListener> {
+                auto topic = chat::roomTopic(request.pathParameter("room").value_or(""));
+                if (topic.empty()) {
+                    response.reject(404, "no such room: names are 1 to 32 letters, digits, '-' or '_'");
+                    return nullptr;
+                }
+                return std::make_shared<chat::ChatEndPoint>(server, std::move(topic));
+            };
+            factory.addMapping("/chat", enter);
+            factory.addMapping("/chat/{room}", enter);
         });
         server.setHandler(context);
         server.start();

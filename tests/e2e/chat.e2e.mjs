@@ -5,8 +5,9 @@
 // Starts wharf-chat on a free port (chosen here: the chat lets pages open its WebSocket
 // only from the origins of its configured port, so --port 0 would refuse the page),
 // opens the page twice (alice and bob), chats, checks that messages arrive as text (not
-// markup), that leaving is announced, and that SIGTERM stops the server gracefully
-// (clients see 1001, the process exits 0).
+// markup), that leaving is announced, that rooms are apart (carol opens ?room=games, dave
+// gets there with the page's room form; the lobby hears nothing of it), and that SIGTERM
+// stops the server gracefully (clients see 1001, the process exits 0).
 // Exit status: 0 passed, 1 failed, 77 skipped (no Chromium or no node_modules).
 
 import { spawn } from 'node:child_process';
@@ -205,6 +206,29 @@ async function main() {
     await bob.context().close();
     await waitForMessages(alice, 'alice', ['* bob left']);
     log('leaving is announced');
+
+    // Rooms: carol opens ?room=games directly, dave reaches it through the room form.
+    const carol = await openChat(`${url}?room=games`, 'carol');
+    const dave = await openChat(url, 'dave');
+    await dave.fill('#roomName', 'games');
+    await Promise.all([dave.waitForNavigation({ timeout: stepTimeoutMs }), dave.click('#open')]);
+    await dave.waitForSelector('#m:not([disabled])', { timeout: stepTimeoutMs });
+    for (const [name, page] of [['carol', carol], ['dave', dave]]) {
+        const label = await page.textContent('#room');
+        if (label !== 'room: games') throw new Error(`${name}'s page shows '${label}', not 'room: games'`);
+    }
+    if (await alice.textContent('#room') !== 'room: lobby') throw new Error("alice's page does not show the lobby");
+    await send(carol, 'carol');
+    await send(dave, 'dave');
+    await send(carol, 'anyone for chess?');
+    await waitForMessages(dave, 'dave', ['* carol joined', '* dave joined', 'carol: anyone for chess?']);
+    await send(alice, 'lobby only');
+    await waitForMessages(alice, 'alice', ['alice: lobby only']);
+    const lobby = await messagesOf(alice);
+    const leaked = lobby.filter((text) => text.includes('carol') || text.includes('dave'));
+    if (leaked.length) throw new Error(`the lobby saw the games room: ${JSON.stringify(leaked)}`);
+    if ((await messagesOf(carol)).includes('alice: lobby only')) throw new Error('the games room saw the lobby');
+    log('rooms are apart; the room form opens another room');
 
     server.kill('SIGTERM');
     const stopped = await Promise.race([

@@ -3,6 +3,7 @@
 
 #include <wharf/Defaults.hpp>
 #include <wharf/Handler.hpp>
+#include <wharf/Session.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -121,6 +122,20 @@ public:
     std::uint16_t port(std::size_t index = 0) const;
     /// Open WebSocket sessions right now.
     std::size_t sessionCount() const noexcept;
+
+    // --- Topics (see Session::subscribe and docs/pubsub.md) ---------------------------
+    /// Queues `message` (framed once, compressed once per permessage-deflate parameter
+    /// class) for every subscriber of `topic`; returns how many it was queued for. Any
+    /// thread; 0 when nobody subscribes or the server is not running.
+    std::size_t publish(std::string_view topic, const Message& message);
+    /// Subscribers of `topic` right now.
+    std::size_t subscriberCount(std::string_view topic) const;
+    /// Overrides the mappings' SlowSubscriberPolicy for `topic`; any time, any thread.
+    void setTopicPolicy(std::string_view topic, SlowSubscriberPolicy policy);
+    /// Told when a topic gains its first or loses its last subscriber. Call before start().
+    void setTopicActivityListener(TopicActivityListener listener);
+    /// Messages skipped for slow subscribers (SlowSubscriberPolicy::Drop) since construction.
+    std::uint64_t droppedPublishes() const noexcept;
 
 private:
     struct Impl;

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace wharf {
 
@@ -73,6 +74,30 @@ private:
     std::shared_ptr<const detail::PreparedFrame> frame_;
 };
 
+/// What a publish does for a subscriber whose send queue is full (it does not keep up).
+/// Set per mapping (WebSocketServletFactory::setSlowSubscriberPolicy) and per topic
+/// (Server::setTopicPolicy, which wins). Nothing is ever skipped silently.
+enum class SlowSubscriberPolicy : std::uint8_t {
+    /// The subscriber is closed with 1008 "slow subscriber", after what it had queued
+    /// (the messages it already accepted still arrive). The default.
+    Close,
+    /// The message is skipped for this subscriber only; it is counted and the mapping's
+    /// PublishDropListener is told. The subscriber stays connected.
+    Drop,
+};
+
+/// Told when a topic gains its first subscriber (`active` true) or loses its last (false),
+/// in that order for each topic. Runs on the thread that subscribed or unsubscribed, under
+/// the registry's lock for that topic: record or queue the change, and do not call
+/// subscribe, unsubscribe or publish from it.
+using TopicActivityListener = std::function<void(std::string_view topic, bool active)>;
+
+class Session;
+/// Told that `message`, published on `topic`, was skipped for `subscriber` under
+/// SlowSubscriberPolicy::Drop. Runs on the publisher's thread after the publish.
+using PublishDropListener =
+    std::function<void(const Session& subscriber, std::string_view topic, const Message& message)>;
+
 /// A cheap, copyable handle to one WebSocket connection (Jetty's Session).
 ///
 /// The contract:
@@ -131,6 +156,26 @@ public:
     void suspend() const;
     /// Reading goes on, starting with whatever arrived meanwhile. Any thread.
     void resume() const;
+    // --- Topics (pub/sub; see docs/pubsub.md) ---------------------------------------
+    // A server session may subscribe to any number of topics (any non-empty string); a
+    // message published on a topic is queued for each subscriber like a send of its own:
+    // in call order with the session's other sends, and under its send-queue limit (when
+    // full, the SlowSubscriberPolicy decides). Every subscriber of a topic receives its
+    // messages in one and the same order. A session leaves its topics when it closes.
+    // Client sessions have no topics (subscribe returns false).
+
+    /// Subscribes; false when already subscribed, closed, `topic` is empty, or a client session.
+    bool subscribe(std::string_view topic) const;
+    /// Unsubscribes; false when it was not subscribed. Messages published before the call
+    /// and already queued still arrive; later ones do not.
+    bool unsubscribe(std::string_view topic) const;
+    bool isSubscribed(std::string_view topic) const;
+    /// The topics this session is subscribed to, in subscription order.
+    std::vector<std::string> topics() const;
+    /// Publishes to every subscriber of `topic` except this session (Server::publish
+    /// reaches all); returns how many subscribers it was queued for.
+    std::size_t publish(std::string_view topic, const Message& message) const;
+
     /// A process-unique id (0 for a default-constructed Session).
     std::uint64_t id() const noexcept { return id_; }
 

@@ -69,6 +69,8 @@ struct WebSocketPolicy {
     std::chrono::milliseconds messageTimeout = defaults::messageTimeout;
     DeflateOptions deflate;
     std::vector<std::string> allowedOrigins;  ///< empty: any origin
+    SlowSubscriberPolicy slowSubscriberPolicy = SlowSubscriberPolicy::Close;
+    PublishDropListener publishDropListener;  ///< told of each message skipped under Drop
 };
 
 /// Set up inside ServletContextHandler::addWebSocket's configure callback: settings
@@ -103,6 +105,14 @@ public:
     void setDeflateOptions(const DeflateOptions& options) { policy_.deflate = options; }
     /// Only these Origin values may connect (others get 403); empty allows any.
     void setAllowedOrigins(std::vector<std::string> origins) { policy_.allowedOrigins = std::move(origins); }
+    /// What a publish does for a subscriber of this mapping whose send queue is full
+    /// (Server::setTopicPolicy overrides it per topic); `dropped` is told of each message
+    /// skipped under SlowSubscriberPolicy::Drop.
+    void setSlowSubscriberPolicy(SlowSubscriberPolicy policy, PublishDropListener dropped = {})
+    {
+        policy_.slowSubscriberPolicy = policy;
+        policy_.publishDropListener = std::move(dropped);
+    }
     const WebSocketPolicy& policy() const noexcept { return policy_; }
 
     /// Maps a path spec to a creator. Throws std::invalid_argument for a malformed spec.

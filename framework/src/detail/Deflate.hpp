@@ -55,6 +55,8 @@ public:
     /// Compresses one whole message into `out` (replacing it), without the final
     /// 00 00 FF FF (RFC 7692 7.2.1). False on a zlib failure.
     bool compress(std::string_view message, std::string& out);
+    /// Forgets the context: the next message is compressed as if it were the first.
+    void reset();
     /// Room for compress()'s output, kept with the compressor (only deflating sessions pay).
     std::string scratch;
 

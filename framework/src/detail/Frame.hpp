@@ -4,6 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <vector>
+
+#include "detail/SmallMutex.hpp"
 #include <string>
 #include <string_view>
 
@@ -80,6 +84,17 @@ struct PreparedFrame {
     bool text = false;
 
     std::string_view payload() const noexcept { return std::string_view(bytes).substr(headerSize); }
+
+    /// The frame compressed (permessage-deflate, without context) for one parameter class
+    /// of sessions, made by the first session of that class that sends it and shared by the
+    /// rest (WsConnection::queueShared).
+    struct Compressed {
+        int windowBits;
+        int memLevel;
+        std::shared_ptr<const PreparedFrame> frame;
+    };
+    mutable SmallMutex compressedMutex;
+    mutable std::vector<Compressed> compressed;
 };
 
 }  // namespace wharf::detail

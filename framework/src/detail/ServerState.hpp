@@ -7,6 +7,7 @@
 #include <wharf/Server.hpp>
 
 #include "detail/Poller.hpp"
+#include "detail/WsConnection.hpp"
 #include "websocket/SessionHost.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -26,20 +27,31 @@ namespace wharf::detail {
 
 /// Connections share a fixed set of strands instead of allocating one each (~110 B of
 /// heap per connection): two connections on one strand are merely never run at the same
-/// time. 64 per thread keeps that rare where it would cost parallelism.
+/// time. 64 per thread keeps that rare where it would cost parallelism. Each strand has
+/// its FlushGroup: the connections on it that have sends to flush go in one hand-off.
 class StrandPool {
 public:
     using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
     StrandPool(boost::asio::io_context& ioc, unsigned threads)
     {
         const std::size_t n = 64 * std::max(1u, threads);
-        strands_.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) strands_.push_back(boost::asio::make_strand(ioc));
+        groups_.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) groups_.push_back(std::make_unique<FlushGroup>(boost::asio::make_strand(ioc)));
     }
-    Strand next() noexcept { return strands_[next_.fetch_add(1, std::memory_order_relaxed) % strands_.size()]; }
+    Strand next() noexcept
+    {
+        return groups_[next_.fetch_add(1, std::memory_order_relaxed) % groups_.size()]->strand();
+    }
+    /// The group of a strand from next() (null for any other).
+    FlushGroup* groupOf(const Strand& strand) const noexcept
+    {
+        for (const auto& g : groups_)
+            if (g->strand() == strand) return g.get();
+        return nullptr;
+    }
 
 private:
-    std::vector<Strand> strands_;
+    std::vector<std::unique_ptr<FlushGroup>> groups_;
     std::atomic<std::size_t> next_{0};
 };
 

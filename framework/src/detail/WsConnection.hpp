@@ -36,6 +36,31 @@
 namespace wharf::detail {
 
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+struct Topic;
+class WsConnection;
+
+/// The connections of one strand that have something to flush: one hand-off to the strand
+/// flushes them all, in the order they asked. A broadcast or publish to N sessions costs one
+/// post per strand that has subscribers, not one per subscriber, and the sends of a loop
+/// turn are coalesced into one write per connection.
+class FlushGroup {
+public:
+    explicit FlushGroup(Strand strand) : strand_(std::move(strand)) {}
+    const Strand& strand() const noexcept { return strand_; }
+    /// Flushes `c` on the strand soon; `c` is not in the group already (its flushPosted_).
+    void add(std::shared_ptr<WsConnection> c);
+
+private:
+    class Ticket;
+    void run();
+    void dropPending();
+
+    Strand strand_;
+    SmallMutex mutex_;
+    bool posted_ = false;  // a run() is on its way
+    std::vector<std::shared_ptr<WsConnection>> pending_;  // guarded by mutex_
+    std::vector<std::shared_ptr<WsConnection>> running_;  // run() only (swapped, keeps capacity)
+};
 
 class WsConnection : public Closable, public std::enable_shared_from_this<WsConnection> {
 public:
@@ -60,7 +85,20 @@ public:
     std::size_t bufferedAmount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     void setIdleTimeout(std::chrono::milliseconds timeout);
     const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return request_; }
+    const WebSocketPolicy& policy() const noexcept { return *policy_; }
     std::uint64_t id() const noexcept { return id_; }
+
+    // Topics (Session API, any thread); see websocket/Topics.hpp.
+    bool subscribe(std::string_view topic);
+    bool unsubscribe(std::string_view topic);
+    bool isSubscribed(std::string_view topic);
+    std::vector<std::string> topics();
+    /// To every subscriber of `topic` but this session; returns how many it was queued for.
+    std::size_t publish(std::string_view topic, const Message& message);
+    /// A publish to this subscriber, with its topic's lock held: queued like a send (in
+    /// call order with the others), without a callback. Errc{} when queued; SendQueueFull
+    /// leaves the slow-subscriber policy to the caller.
+    Errc deliver(const std::shared_ptr<const PreparedFrame>& frame);
     /// Heap bytes this connection holds for sending (queue and buffer capacity); tests.
     std::size_t sendCapacity();
 
@@ -120,11 +158,15 @@ protected:
     virtual void onStreamDeadline() {}
 
     SessionHost& host() const noexcept { return *server_; }
+    /// The strand's FlushGroup (none: each flush is posted on its own). Before start().
+    void setFlushGroup(FlushGroup* group) noexcept { flushGroup_ = group; }
 
     Strand strand_;
     bool readStopped_ = false;  // strand: no reads wanted (closing, or suspended)
 
 private:
+    friend class FlushGroup;
+
     // Receiving (strand).
     /// Runs the assembler over [p, end) and delivers its events, until it needs more input
     /// or reading stops (suspended, closing).
@@ -157,6 +199,12 @@ private:
     /// sendData of a large payload on the strand with nothing in flight: written straight
     /// from the caller's buffer, only what the socket does not take is copied.
     void writeDirect(Opcode opcode, std::string_view payload);
+    /// Queues a shared frame (outMutex_ held, admitted): referenced, or copied when small;
+    /// compressed once per parameter class where permessage-deflate applies.
+    void queueShared(const std::shared_ptr<const PreparedFrame>& frame);
+    /// Leaves every topic once sends are closed (a close begun, the connection ended) and on
+    /// destruction; idempotent. Takes the topic locks: never with outMutex_ held.
+    void leaveTopics();
     /// Appends a whole uncompressed frame to outBuf_ and counts it as queued; outMutex_ held.
     void queueFrame(Opcode opcode, std::string_view payload);
     /// Appends a data frame for `payload` to outBuf_ (compressed when negotiated and above
@@ -224,6 +272,15 @@ private:
     };
     std::unique_ptr<Held> held_;
     std::unique_ptr<Deflater> deflater_;  // guarded by outMutex_
+    FlushGroup* flushGroup_ = nullptr;
+    /// The topics this session subscribes to; made on the first subscribe (any thread).
+    struct Subscriptions {
+        SmallMutex mutex;
+        bool closed = false;  // the session ended: no more subscribes
+        std::vector<std::shared_ptr<Topic>> topics;
+    };
+    std::atomic<Subscriptions*> subscriptions_{nullptr};
+    Subscriptions* subscriptions();
 
     // Send queue: guarded by outMutex_ (sends come from any thread).
     struct Segment {
@@ -237,6 +294,9 @@ private:
     bool outClosed_ = false;      // no more sends accepted
     bool outCloseQueued_ = false; // the close frame is in outBuf_
     bool drainWanted_ = false;    // backpressure happened: onDrain once the queue is empty
+    /// A shared compressed frame (made without context) was queued: the peer's inflater
+    /// window holds data our deflater never saw, so our next message starts a new context.
+    bool deflaterStale_ = false;
     /// The answer to the most recent ping, not yet in outBuf_: flush() appends it. One at
     /// most (RFC 6455 5.5.3), so a peer that pings and never reads costs nothing more.
     std::unique_ptr<std::string> pendingPong_;
@@ -260,6 +320,11 @@ private:
     static std::size_t gather(const WriteBatch& b, std::vector<boost::asio::const_buffer>& iov);
     WriteBatch& batch() { return inflight_ ? *inflight_ : threadBatch(); }
     std::unique_ptr<WriteBatch> inflight_;
+};
+
+/// The one way into a Message's prepared frame (the public header does not show it).
+struct MessageAccess {
+    static const std::shared_ptr<const PreparedFrame>& frame(const Message& m) noexcept { return m.frame_; }
 };
 
 /// The connection behind a Session (null once it is gone): for tests of internals.

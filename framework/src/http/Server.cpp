@@ -4,6 +4,7 @@
 #include "detail/PlainConnection.hpp"
 #include "detail/ServerState.hpp"
 #include "detail/TlsConnection.hpp"
+#include "websocket/Topics.hpp"
 
 #include <wharf/Log.hpp>
 
@@ -77,6 +78,9 @@ struct Server::Impl {
     HttpLimits limits;
     WebSocketMemoryLimits memoryLimits;
     std::chrono::milliseconds stopTimeout = defaults::stopTimeout;
+    // Lives as long as the server, across restarts: topic policies stay, subscribers go
+    // with their sessions.
+    std::shared_ptr<detail::TopicRegistry> topics = std::make_shared<detail::TopicRegistry>();
 
     std::unique_ptr<net::io_context> ioc;
     std::shared_ptr<detail::ServerState> state;
@@ -300,6 +304,7 @@ void Server::start()
     impl_->state->limits = impl_->limits;
     impl_->state->sendBudget.limit = impl_->memoryLimits.maxQueuedBytes;
     impl_->state->receiveBudget.limit = impl_->memoryLimits.maxPartialMessageBytes;
+    impl_->state->topics = impl_->topics;
     impl_->listeners.clear();
     impl_->listeners.reserve(impl_->connectors.size());
     try {
@@ -393,5 +398,21 @@ std::size_t Server::sessionCount() const noexcept
     std::lock_guard lock(impl_->mutex);
     return impl_->state ? impl_->state->webSocketCount.load() : 0;
 }
+
+std::size_t Server::publish(std::string_view topic, const Message& message)
+{
+    return impl_->topics->publish(topic, message).queued;
+}
+
+std::size_t Server::subscriberCount(std::string_view topic) const { return impl_->topics->subscriberCount(topic); }
+
+void Server::setTopicPolicy(std::string_view topic, SlowSubscriberPolicy policy) { impl_->topics->setPolicy(topic, policy); }
+
+void Server::setTopicActivityListener(TopicActivityListener listener)
+{
+    impl_->topics->setActivityListener(std::move(listener));
+}
+
+std::uint64_t Server::droppedPublishes() const noexcept { return impl_->topics->droppedTotal(); }
 
 }  // namespace wharf

@@ -33,8 +33,9 @@ constexpr auto lingerTimeout = std::chrono::seconds(2);
 
 PolledWsConnection::PolledWsConnection(int fd, Strand strand, std::shared_ptr<ServerState> server,
                                        UpgradeAction& action)
-    : WsConnection(std::move(strand), std::move(server), action), fd_(fd)
+    : WsConnection(std::move(strand), server, action), fd_(fd)
 {
+    setFlushGroup(server->strands.groupOf(strand_));
 }
 
 PolledWsConnection::~PolledWsConnection()

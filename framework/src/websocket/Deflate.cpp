@@ -134,6 +134,8 @@ Deflater::Deflater(int windowBits, int memLevel, bool resetAfterMessage)
 
 Deflater::~Deflater() { deflateEnd(&z_->z); }
 
+void Deflater::reset() { deflateReset(&z_->z); }
+
 bool Deflater::compress(std::string_view message, std::string& out)
 {
     out.resize(deflateBound(&z_->z, message.size()) + 16);

@@ -4,11 +4,6 @@
 
 namespace wharf {
 
-/// The one way into a Message's prepared frame (the public header does not show it).
-struct detail::MessageAccess {
-    static const std::shared_ptr<const PreparedFrame>& frame(const Message& m) noexcept { return m.frame_; }
-};
-
 namespace {
 
 std::shared_ptr<const detail::PreparedFrame> prepare(detail::Opcode opcode, std::string_view payload)
@@ -125,6 +120,36 @@ bool Session::isOpen() const noexcept
 {
     auto c = connection_.lock();
     return c && c->isOpen();
+}
+
+bool Session::subscribe(std::string_view topic) const
+{
+    auto c = connection_.lock();
+    return c && c->subscribe(topic);
+}
+
+bool Session::unsubscribe(std::string_view topic) const
+{
+    auto c = connection_.lock();
+    return c && c->unsubscribe(topic);
+}
+
+bool Session::isSubscribed(std::string_view topic) const
+{
+    auto c = connection_.lock();
+    return c && c->isSubscribed(topic);
+}
+
+std::vector<std::string> Session::topics() const
+{
+    auto c = connection_.lock();
+    return c ? c->topics() : std::vector<std::string>();
+}
+
+std::size_t Session::publish(std::string_view topic, const Message& message) const
+{
+    auto c = connection_.lock();
+    return c ? c->publish(topic, message) : 0;
 }
 
 std::string Session::remoteAddress() const { return request_ ? std::string(request_->remoteAddress()) : std::string(); }

@@ -15,6 +15,8 @@
 
 namespace wharf::detail {
 
+class TopicRegistry;
+
 /// Something stop() must close: an HTTP connection or a WebSocket session.
 class Closable {
 public:
@@ -46,6 +48,7 @@ struct SessionHost {
     MemoryBudget sendBudget;     // bytes queued for sending
     MemoryBudget receiveBudget;  // bytes of messages being assembled
     DeadlineWheel deadlines;     // every session's deadline; also how stop() finds them
+    std::shared_ptr<TopicRegistry> topics;  // the server's topics (none: sessions cannot subscribe)
 
     explicit SessionHost(boost::asio::io_context& io) : ioc(io), deadlines(io) {}
 };

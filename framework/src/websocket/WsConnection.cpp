@@ -1,6 +1,7 @@
 #include "detail/WsConnection.hpp"
 
 #include "detail/Format.hpp"
+#include "websocket/Topics.hpp"
 
 #include <wharf/Log.hpp>
 
@@ -48,6 +49,41 @@ std::unique_ptr<Deflater> makeDeflater(const DeflateParams& p, Role role)
                                 : std::make_unique<Deflater>(p.clientMaxWindowBits, p.memLevel, p.clientNoContextTakeover);
 }
 
+/// `prepared` compressed for the sessions whose compressor has `windowBits` and `memLevel`,
+/// made once per frame and class (the frame keeps it), without context so that any session
+/// of the class can send it. The prepared frame itself when zlib fails.
+std::shared_ptr<const PreparedFrame> compressedFrame(const std::shared_ptr<const PreparedFrame>& prepared,
+                                                     int windowBits, int memLevel)
+{
+    std::lock_guard lock(prepared->compressedMutex);
+    for (const auto& c : prepared->compressed)
+        if (c.windowBits == windowBits && c.memLevel == memLevel) return c.frame;
+    // One compressor per class and thread, reused: zlib's state is ~256 KiB to set up.
+    struct Compressor {
+        int windowBits, memLevel;
+        std::unique_ptr<Deflater> deflater;
+    };
+    thread_local std::vector<Compressor> compressors;
+    auto it = std::find_if(compressors.begin(), compressors.end(),
+                           [&](const Compressor& c) { return c.windowBits == windowBits && c.memLevel == memLevel; });
+    if (it == compressors.end())
+        it = compressors.insert(compressors.end(),
+                                Compressor{windowBits, memLevel, std::make_unique<Deflater>(windowBits, memLevel, true)});
+    auto frame = std::make_shared<PreparedFrame>();
+    std::string body;
+    if (it->deflater->compress(prepared->payload(), body)) {
+        appendFrame(frame->bytes, prepared->text ? Opcode::Text : Opcode::Binary, body, true, true);
+        frame->headerSize = frame->bytes.size() - body.size();
+        frame->text = prepared->text;
+    } else {
+        it->deflater->reset();
+        frame.reset();
+    }
+    std::shared_ptr<const PreparedFrame> result = frame ? std::shared_ptr<const PreparedFrame>(std::move(frame)) : prepared;
+    prepared->compressed.push_back({windowBits, memLevel, result});
+    return result;
+}
+
 // The connection whose handler is running on this thread and will flush before it
 // returns (onBytes, start, a flush's own callbacks): its sends need no posted flush.
 // Not the strand test: connections share strands (StrandPool), so being on this
@@ -83,7 +119,12 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<SessionHost> server, U
     deadline_.owner = this;
 }
 
-WsConnection::~WsConnection() { server_->deadlines.unlink(deadline_); }
+WsConnection::~WsConnection()
+{
+    server_->deadlines.unlink(deadline_);
+    leaveTopics();  // (a connection that never ended properly)
+    delete subscriptions_.load(std::memory_order_acquire);
+}
 
 // ---------------------------------------------------------------------------------------
 // Listener calls
@@ -169,6 +210,7 @@ void WsConnection::teardown()
         }
     }
     finished_ = true;
+    leaveTopics();  // (when the end came without a close: a dropped connection)
     // Counted down before anything else user code runs: stop() waits for this count.
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
     listener_.reset();
@@ -203,6 +245,7 @@ void WsConnection::closeToSends()
         outClosed_ = true;
     }
     open_.store(false, std::memory_order_release);
+    leaveTopics();
 }
 
 void WsConnection::fail(const ProtocolFailure& failure)
@@ -244,6 +287,7 @@ void WsConnection::close(CloseStatus status, std::string_view reason, CloseMode 
         outClosed_ = true;  // sends after close() fail; those before it go out first
     }
     open_.store(false, std::memory_order_release);
+    leaveTopics();  // a closing session takes no more messages: its topics go on without it
     net::post(strand_, [self = shared_from_this(), status, r = std::string(reason), d = std::move(dropped)]() mutable {
         self->completeSends(d, make_error_code(Errc::SessionClosed));
         if (self->finished_) return;
@@ -539,7 +583,58 @@ void WsConnection::queued(std::unique_lock<SmallMutex>& lock)
     if (flushPosted_ || flushesOnReturn == this) return;  // flushed before the handler returns
     flushPosted_ = true;
     lock.unlock();
-    net::post(strand_, [self = shared_from_this()] { self->flush(); });
+    auto self = weak_from_this().lock();
+    if (!self) return;  // being destroyed (a publish that found it just before it left)
+    if (flushGroup_) flushGroup_->add(std::move(self));
+    else net::post(strand_, [self = std::move(self)] { self->flush(); });
+}
+
+/// The posted run's hold on the group. While a run is on its way the group has pending
+/// connections, which keep the server's state (and so the group) alive; a run destroyed
+/// without running (the io_context went away with it) releases them, so that they do not
+/// keep each other alive through the group.
+class FlushGroup::Ticket {
+public:
+    explicit Ticket(FlushGroup* group) noexcept : group_(group) {}
+    Ticket(Ticket&& other) noexcept : group_(std::exchange(other.group_, nullptr)) {}
+    Ticket& operator=(Ticket&&) = delete;
+    ~Ticket()
+    {
+        if (group_) group_->dropPending();
+    }
+    FlushGroup* take() noexcept { return std::exchange(group_, nullptr); }
+
+private:
+    FlushGroup* group_;
+};
+
+void FlushGroup::add(std::shared_ptr<WsConnection> c)
+{
+    std::unique_lock lock(mutex_);
+    pending_.push_back(std::move(c));
+    if (posted_) return;
+    posted_ = true;
+    lock.unlock();
+    net::post(strand_, [ticket = Ticket(this)]() mutable { ticket.take()->run(); });
+}
+
+void FlushGroup::dropPending()
+{
+    std::vector<std::shared_ptr<WsConnection>> dropped;
+    std::lock_guard lock(mutex_);
+    posted_ = false;
+    dropped.swap(pending_);
+}
+
+void FlushGroup::run()
+{
+    {
+        std::lock_guard lock(mutex_);
+        posted_ = false;
+        running_.swap(pending_);
+    }
+    for (auto& c : running_) c->flush();
+    running_.clear();
 }
 
 void WsConnection::queueFrame(Opcode opcode, std::string_view payload)
@@ -555,6 +650,8 @@ std::size_t WsConnection::appendData(Opcode opcode, std::string_view payload)
     const std::size_t before = outBuf_.size();
     if (deflate_ && payload.size() >= deflate_->threshold) {
         if (!deflater_) deflater_ = makeDeflater(*deflate_, writer_.role());
+        else if (deflaterStale_) deflater_->reset();
+        deflaterStale_ = false;
         auto& compressed = deflater_->scratch;
         if (deflater_->compress(payload, compressed)) writer_.appendFrame(outBuf_, opcode, compressed, true, true);
         else writer_.appendFrame(outBuf_, opcode, payload);
@@ -592,25 +689,56 @@ SendResult WsConnection::sendData(Opcode opcode, std::string_view payload, SendC
 
 SendResult WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>& frame, SendCallback& done)
 {
-    // The prepared bytes are an unmasked, uncompressed frame: a client (masking) or a
-    // deflating session frames the payload itself.
-    if (writer_.role() == Role::Client || (deflate_ && frame->payload().size() >= deflate_->threshold))
+    // The prepared bytes are an unmasked frame: a client (masking) frames the payload itself.
+    if (writer_.role() == Role::Client)
         return sendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload(), done);
     std::unique_lock lock(outMutex_);
     if (const auto why = admit(frame->bytes.size()); why != Errc{}) {
         lock.unlock();
         return refuse(why, done);
     }
-    // A small frame is cheaper to copy than to reference while the queue is short (it goes
-    // out in this loop turn); behind a longer queue (a reader that fell behind) it is
-    // referenced, so a broadcast held by many slow readers exists once.
-    if (frame->bytes.size() < copySharedBelow && outBuf_.size() < copyWhileQueueBelow) outBuf_.append(frame->bytes);
-    else outSegments_.push_back(Segment{outBuf_.size(), frame});
-    outBytes_ += frame->bytes.size();
-    accountQueued(static_cast<std::ptrdiff_t>(frame->bytes.size()));
+    queueShared(frame);
     if (done) outCallbacks_.push_back(std::move(done));
     queued(lock);
     return {};
+}
+
+Errc WsConnection::deliver(const std::shared_ptr<const PreparedFrame>& frame)
+{
+    std::unique_lock lock(outMutex_);
+    if (const auto why = admit(frame->bytes.size()); why != Errc{}) return why;
+    if (writer_.role() == Role::Client) {  // (client sessions have no topics today)
+        const std::size_t added = appendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload());
+        outBytes_ += added;
+        accountQueued(static_cast<std::ptrdiff_t>(added));
+    } else {
+        queueShared(frame);
+    }
+    queued(lock);
+    return {};
+}
+
+void WsConnection::queueShared(const std::shared_ptr<const PreparedFrame>& prepared)
+{
+    const std::shared_ptr<const PreparedFrame>* frame = &prepared;
+    std::shared_ptr<const PreparedFrame> compressed;
+    if (deflate_ && prepared->payload().size() >= deflate_->threshold) {
+        // Compressed once for every session of this parameter class, without context: the
+        // peer inflates it whatever its window holds, and our own next message starts a
+        // new context (deflaterStale_), since the peer's window now holds data ours does not.
+        compressed = compressedFrame(prepared, deflate_->serverMaxWindowBits, deflate_->memLevel);
+        frame = &compressed;
+        if (!deflate_->serverNoContextTakeover) deflaterStale_ = true;
+    }
+    const PreparedFrame& f = **frame;
+    // A small frame is cheaper to copy than to reference while the queue is short (it goes
+    // out in this loop turn): about the cost of the reference count's atomic operations.
+    // Behind a longer queue (a reader that fell behind) it is referenced, so a broadcast
+    // held by many slow readers exists once.
+    if (f.bytes.size() < copySharedBelow && outBuf_.size() < copyWhileQueueBelow) outBuf_.append(f.bytes);
+    else outSegments_.push_back(Segment{outBuf_.size(), *frame});
+    outBytes_ += f.bytes.size();
+    accountQueued(static_cast<std::ptrdiff_t>(f.bytes.size()));
 }
 
 SendResult WsConnection::sendControl(Opcode opcode, std::string_view payload, SendCallback& done)
@@ -633,10 +761,13 @@ void WsConnection::queueCloseFrame()
     // Strand only. Bypasses outClosed_: the close frame is the last thing queued.
     const std::string payload = close_.closePayload();
     open_.store(false, std::memory_order_release);
-    std::lock_guard lock(outMutex_);
-    outClosed_ = true;
-    queueFrame(Opcode::Close, payload);
-    outCloseQueued_ = true;
+    {
+        std::lock_guard lock(outMutex_);
+        outClosed_ = true;
+        queueFrame(Opcode::Close, payload);
+        outCloseQueued_ = true;
+    }
+    leaveTopics();
 }
 
 void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
@@ -945,6 +1076,80 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     }
     if (wroteClose) apply(close_.closeWritten());
     return !finished_;
+}
+
+}  // namespace wharf::detail
+
+// ---------------------------------------------------------------------------------------
+// Topics
+
+namespace wharf::detail {
+
+WsConnection::Subscriptions* WsConnection::subscriptions()
+{
+    auto* s = subscriptions_.load(std::memory_order_acquire);
+    if (s) return s;
+    auto fresh = std::make_unique<Subscriptions>();
+    if (subscriptions_.compare_exchange_strong(s, fresh.get(), std::memory_order_acq_rel)) return fresh.release();
+    return s;  // another thread made it first
+}
+
+bool WsConnection::subscribe(std::string_view name)
+{
+    if (!server_->topics || name.empty()) return false;
+    auto* subs = subscriptions();
+    std::lock_guard lock(subs->mutex);
+    if (subs->closed) return false;
+    auto topic = server_->topics->join(name, *this);
+    if (!topic) return false;
+    subs->topics.push_back(std::move(topic));
+    return true;
+}
+
+bool WsConnection::unsubscribe(std::string_view name)
+{
+    auto* subs = subscriptions_.load(std::memory_order_acquire);
+    if (!subs) return false;
+    std::lock_guard lock(subs->mutex);
+    const auto it = std::find_if(subs->topics.begin(), subs->topics.end(), [&](const auto& t) { return t->name == name; });
+    if (it == subs->topics.end()) return false;
+    server_->topics->leave(*it, *this);
+    subs->topics.erase(it);
+    return true;
+}
+
+bool WsConnection::isSubscribed(std::string_view name)
+{
+    auto* subs = subscriptions_.load(std::memory_order_acquire);
+    if (!subs) return false;
+    std::lock_guard lock(subs->mutex);
+    return std::any_of(subs->topics.begin(), subs->topics.end(), [&](const auto& t) { return t->name == name; });
+}
+
+std::vector<std::string> WsConnection::topics()
+{
+    std::vector<std::string> names;
+    auto* subs = subscriptions_.load(std::memory_order_acquire);
+    if (!subs) return names;
+    std::lock_guard lock(subs->mutex);
+    names.reserve(subs->topics.size());
+    for (const auto& t : subs->topics) names.push_back(t->name);
+    return names;
+}
+
+std::size_t WsConnection::publish(std::string_view topic, const Message& message)
+{
+    return server_->topics ? server_->topics->publish(topic, message, this).queued : 0;
+}
+
+void WsConnection::leaveTopics()
+{
+    auto* subs = subscriptions_.load(std::memory_order_acquire);
+    if (!subs) return;
+    std::lock_guard lock(subs->mutex);
+    subs->closed = true;
+    for (const auto& t : subs->topics) server_->topics->leave(t, *this);
+    subs->topics.clear();
 }
 
 }  // namespace wharf::detail

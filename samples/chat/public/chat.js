@@ -1,5 +1,6 @@
-// The wharf-chat page: one WebSocket to /chat on the host that served this page.
-// The first line sent is the user's name; every later one is a chat message.
+// The wharf-chat page: one WebSocket to the room's /chat/ROOM (the lobby: /chat) on the
+// host that served this page; "/?room=ROOM" opens ROOM. The first line sent is the user's
+// name; every later one is a chat message to the room.
 'use strict';
 
 (function () {
@@ -8,6 +9,12 @@
     const input = document.getElementById('m');
     const button = document.getElementById('send');
     const status = document.getElementById('status');
+    const roomLabel = document.getElementById('room');
+    const rooms = document.getElementById('rooms');
+    const roomName = document.getElementById('roomName');
+    const room = new URLSearchParams(location.search).get('room') || '';
+    roomLabel.textContent = `room: ${room || 'lobby'}`;
+    document.title = `wharf chat: ${room || 'lobby'}`;
     let named = false;        // the server accepted our name
     let pendingName = null;   // the name we sent, until the server announces it
 
@@ -29,7 +36,8 @@
     }
 
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = new WebSocket(`${scheme}//${location.host}/chat`);
+    const path = room ? `/chat/${encodeURIComponent(room)}` : '/chat';
+    const socket = new WebSocket(`${scheme}//${location.host}${path}`);
 
     socket.addEventListener('open', () => {
         setConnected(true, 'connected — pick a name');
@@ -57,6 +65,13 @@
         const reason = event.reason ? `: ${event.reason}` : '';
         append(`* disconnected (${event.code}${reason}) — reload the page to join again`, 'notice');
         setConnected(false, 'disconnected');
+    });
+
+    // Another room: the same page with ?room=NAME (the server refuses invalid names).
+    rooms.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const name = roomName.value.trim();
+        location.search = name ? `?room=${encodeURIComponent(name)}` : '';
     });
 
     form.addEventListener('submit', (event) => {

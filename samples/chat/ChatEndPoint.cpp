@@ -1,54 +1,27 @@
-#include "ChatRoom.hpp"
+#include "ChatEndPoint.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <vector>
+#include <utility>
 
 namespace chat {
 
-void ChatRoom::join(const wharf::Session& session)
+std::string roomTopic(std::string_view room)
 {
-    std::lock_guard lock(mutex_);
-    sessions_.insert(session);
+    if (room.empty()) return "room:lobby";
+    if (room.size() > 32) return {};
+    const bool valid = std::all_of(room.begin(), room.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+    return valid ? "room:" + std::string(room) : std::string();
 }
 
-bool ChatRoom::leave(const wharf::Session& session)
+void ChatEndPoint::publish(std::string_view text)
 {
-    std::lock_guard lock(mutex_);
-    return sessions_.erase(session) > 0;
-}
-
-std::size_t ChatRoom::size() const
-{
-    std::lock_guard lock(mutex_);
-    return sessions_.size();
-}
-
-std::size_t ChatRoom::broadcast(std::string_view text)
-{
-    // Framed once; every send below shares these bytes.
-    const auto message = wharf::Message::text(text);
-    std::vector<wharf::Session> members;
-    {
-        std::lock_guard lock(mutex_);
-        members.assign(sessions_.begin(), sessions_.end());
-    }
-    std::size_t reached = 0;
-    for (const auto& member : members) {
-        if (member.send(message)) {
-            ++reached;
-        } else if (member.isOpen()) {
-            // Refused while open: its send queue is full, the client stopped reading.
-            wharf::log::warn("chat: {} is not keeping up ({} bytes queued), closing it",
-                             member.remoteAddress(), member.bufferedAmount());
-            // What it has not read yet is dropped: the close frame must not wait behind it.
-            member.close(wharf::CloseStatus::PolicyViolation, "too slow to keep up with the chat",
-                         wharf::CloseMode::DiscardQueued);
-        }
-        // Refused while closed: it is leaving; its onClose takes it out of the room.
-    }
-    return reached;
+    // Framed once for the whole room. A member that stopped reading is closed with 1008
+    // once its send queue is full (the topics' default policy), after what it had queued.
+    server_.publish(topic_, wharf::Message::text(text));
 }
 
 namespace {
@@ -79,14 +52,15 @@ std::string_view refuseName(std::string_view name)
 void ChatEndPoint::onConnect(wharf::Session session)
 {
     session_ = std::move(session);
-    room_.join(session_);
-    wharf::log::info("chat: {} connected ({} online)", session_.remoteAddress(), room_.size());
+    session_.subscribe(topic_);
+    wharf::log::info("chat: {} connected to {} ({} there)", session_.remoteAddress(), topic_,
+                     server_.subscriberCount(topic_));
 }
 
 void ChatEndPoint::onText(std::string_view message)
 {
     if (!username_.empty()) {
-        room_.broadcast(fmt::format("{}: {}", username_, message));
+        publish(fmt::format("{}: {}", username_, message));
         return;
     }
     const auto name = trim(message);
@@ -96,7 +70,7 @@ void ChatEndPoint::onText(std::string_view message)
     }
     username_ = name;
     wharf::log::info("chat: {} is {}", session_.remoteAddress(), username_);
-    room_.broadcast(fmt::format("* {} joined", username_));
+    publish(fmt::format("* {} joined", username_));
 }
 
 void ChatEndPoint::onBinary(std::span<const std::byte>)
@@ -121,8 +95,10 @@ void ChatEndPoint::onError(const wharf::Error& error)
 
 void ChatEndPoint::leaveRoom()
 {
-    if (room_.leave(session_) && !username_.empty())
-        room_.broadcast(fmt::format("* {} left", username_));
+    // Both onError and onClose may report the end of one connection: announced once. The
+    // session has left the topic already (wharf does that when it closes).
+    if (std::exchange(left_, true) || username_.empty()) return;
+    publish(fmt::format("* {} left", username_));
 }
 
 }  // namespace chat

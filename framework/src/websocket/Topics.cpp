@@ -1,0 +1,146 @@
+#include "websocket/Topics.hpp"
+
+#include "detail/WsConnection.hpp"
+
+#include <wharf/Log.hpp>
+
+#include <algorithm>
+
+namespace wharf::detail {
+
+std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& c)
+{
+    Shard& shard = shardOf(name);
+    std::lock_guard shardLock(shard.mutex);
+    auto it = shard.topics.find(name);
+    if (it == shard.topics.end()) {
+        auto topic = std::make_shared<Topic>(std::string(name));
+        topic->policy = policyFor(name);
+        it = shard.topics.emplace(topic->name, std::move(topic)).first;
+    }
+    const auto& topic = it->second;
+    bool first;
+    {
+        std::lock_guard lock(topic->mutex);
+        auto& subs = topic->subscribers;
+        if (std::find(subs.begin(), subs.end(), &c) != subs.end()) return nullptr;
+        subs.push_back(&c);
+        first = subs.size() == 1;
+    }
+    if (first && activity_) activity_(name, true);  // under the shard's lock: in order with the last-left call
+    return topic;
+}
+
+void TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
+{
+    Shard& shard = shardOf(topic->name);
+    std::lock_guard shardLock(shard.mutex);
+    bool last;
+    {
+        std::lock_guard lock(topic->mutex);
+        auto& subs = topic->subscribers;
+        const auto it = std::find(subs.begin(), subs.end(), &c);
+        if (it == subs.end()) return;
+        // Order among subscribers means nothing (each has its own queue): swap-remove.
+        *it = subs.back();
+        subs.pop_back();
+        last = subs.empty();
+    }
+    if (!last) return;
+    // Under the shard's lock a topic with no subscribers is never joined: gone now, a
+    // later subscriber makes a new one. A publish that found it just before gets 0.
+    if (auto it = shard.topics.find(topic->name); it != shard.topics.end() && it->second == topic)
+        shard.topics.erase(it);
+    if (activity_) activity_(topic->name, false);
+}
+
+std::shared_ptr<Topic> TopicRegistry::find(std::string_view name) const
+{
+    Shard& shard = shardOf(name);
+    std::lock_guard lock(shard.mutex);
+    const auto it = shard.topics.find(name);
+    return it == shard.topics.end() ? nullptr : it->second;
+}
+
+std::optional<SlowSubscriberPolicy> TopicRegistry::policyFor(std::string_view name) const
+{
+    std::lock_guard lock(policiesMutex_);
+    const auto it = policies_.find(name);
+    return it == policies_.end() ? std::nullopt : std::optional(it->second);
+}
+
+void TopicRegistry::setPolicy(std::string_view name, std::optional<SlowSubscriberPolicy> policy)
+{
+    {
+        std::lock_guard lock(policiesMutex_);
+        if (policy) policies_.insert_or_assign(std::string(name), *policy);
+        else if (auto it = policies_.find(name); it != policies_.end()) policies_.erase(it);
+    }
+    if (auto topic = find(name)) {
+        std::lock_guard lock(topic->mutex);
+        topic->policy = policy;
+    }
+}
+
+std::size_t TopicRegistry::subscriberCount(std::string_view name) const
+{
+    const auto topic = find(name);
+    if (!topic) return 0;
+    std::lock_guard lock(topic->mutex);
+    return topic->subscribers.size();
+}
+
+TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Message& message,
+                                                const WsConnection* except)
+{
+    Published result;
+    const auto& frame = MessageAccess::frame(message);
+    if (!frame) return result;
+    const auto topic = find(name);
+    if (!topic) return result;
+    // The slow subscribers, dealt with once the topic's lock is released (closing and the
+    // drop listener must not run under it). Kept per thread: a publish allocates nothing.
+    struct Slow {
+        std::shared_ptr<WsConnection> connection;
+        SlowSubscriberPolicy policy;
+    };
+    thread_local std::vector<Slow> slow;
+    slow.clear();
+    {
+        std::lock_guard lock(topic->mutex);
+        for (WsConnection* c : topic->subscribers) {
+            if (c == except) continue;
+            const Errc why = c->deliver(frame);
+            if (why == Errc{}) {
+                ++result.queued;
+            } else if (why == Errc::SendQueueFull) {
+                const auto policy = topic->policy.value_or(c->policy().slowSubscriberPolicy);
+                if (auto self = c->weak_from_this().lock()) slow.push_back({std::move(self), policy});
+            }
+            // (Otherwise it is closing or closed: it leaves the topic on its own.)
+        }
+    }
+    for (auto& [c, policy] : slow) {
+        if (policy == SlowSubscriberPolicy::Close) {
+            ++result.closed;
+            log::debug("ws {}: slow subscriber of topic '{}': closing", c->id(), name);
+            c->close(CloseStatus::PolicyViolation, "slow subscriber", CloseMode::AfterQueued);
+            continue;
+        }
+        ++result.dropped;
+        if (const auto& listener = c->policy().publishDropListener) {
+            try {
+                listener(Session(c), name, message);
+            } catch (const std::exception& e) {
+                log::error("publish drop listener threw: {}", e.what());
+            } catch (...) {
+                log::error("publish drop listener threw");
+            }
+        }
+    }
+    slow.clear();  // no connection kept alive by this thread's scratch
+    if (result.dropped) dropped_.fetch_add(result.dropped, std::memory_order_relaxed);
+    return result;
+}
+
+}  // namespace wharf::detail
