@@ -94,6 +94,8 @@ int main(int argc, char** argv)
                    "a web page origin (scheme://host[:port]) that may open the chat besides the chat's own "
                    "pages on localhost, 127.0.0.1, [::1] and --host; repeat for more")
         ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    bool metrics = false;
+    app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
     CLI11_PARSE(app, argc, argv);
     for (auto& origin : extraOrigins) {
         const auto normalized = chat::normalizeOrigin(origin);
@@ -146,6 +148,10 @@ int main(int argc, char** argv)
                 return std::make_shared<chat::ChatEndPoint>(room);
             });
         });
+        if (metrics) {
+            context->addMetrics("/metrics");
+            context->addHealth("/health");
+        }
         server.setHandler(context);
         server.start();
     } catch (const std::exception& e) {

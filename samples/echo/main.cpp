@@ -106,6 +106,8 @@ int main(int argc, char** argv)
     app.add_option("--tls-port", tlsPort, "TCP port of the TLS connector")
         ->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
+    bool metrics = false;
+    app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
     CLI11_PARSE(app, argc, argv);
 
     wharf::Server server;
@@ -134,6 +136,10 @@ int main(int argc, char** argv)
             factory.setPermessageDeflate(!noDeflate);
             factory.addMapping<EchoListener>("/", maxMessageSize);
         });
+        if (metrics) {
+            context->addMetrics("/metrics");
+            context->addHealth("/health");
+        }
         server.setHandler(context);
         server.start();
     } catch (const std::exception& e) {

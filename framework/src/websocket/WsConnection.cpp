@@ -169,6 +169,7 @@ void WsConnection::teardown()
         }
     }
     finished_ = true;
+    server_->metrics.sessionClosed(status);
     // Counted down before anything else user code runs: stop() waits for this count.
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
     listener_.reset();
@@ -449,6 +450,7 @@ void WsConnection::receive(char*& p, char* const end)
 void WsConnection::deliver(MessageAssembler::Event event)
 {
     using Event = MessageAssembler::Event;
+    if (event == Event::Text || event == Event::Binary) server_->metrics.dataReceived(in_.bytes().size(), in_.last());
     switch (event) {
     case Event::Text:
         if (partial_) callListener([&] { partial_->onTextFragment(in_.data(), in_.last()); });
@@ -529,6 +531,7 @@ Errc WsConnection::admit(std::size_t bytes)
 SendResult WsConnection::refuse(Errc why, SendCallback& done)
 {
     const auto ec = make_error_code(why);
+    server_->metrics.sendRefused(why);
     log::debug("ws {}: send refused: {}", id_, ec.message());
     if (done) done(ec);
     return SendResult(why);
@@ -572,6 +575,7 @@ SendResult WsConnection::sendData(Opcode opcode, std::string_view payload, SendC
         lock.unlock();
         return refuse(why, done);
     }
+    server_->metrics.messageSent(payload.size());
     const bool compress = deflate_ && payload.size() >= deflate_->threshold;
     // Only from this connection's own handler (which flushes what the socket does not take
     // before it returns); that check comes first: writing_ and finished_ are the strand's.
@@ -601,6 +605,7 @@ SendResult WsConnection::sendPrepared(const std::shared_ptr<const PreparedFrame>
         lock.unlock();
         return refuse(why, done);
     }
+    server_->metrics.messageSent(frame->payload().size());
     // A small frame is cheaper to copy than to reference while the queue is short (it goes
     // out in this loop turn); behind a longer queue (a reader that fell behind) it is
     // referenced, so a broadcast held by many slow readers exists once.
@@ -876,6 +881,7 @@ std::vector<SendCallback> WsConnection::discardQueue()
     std::lock_guard lock(outMutex_);
     outClosed_ = true;
     callbacks.swap(outCallbacks_);
+    server_->metrics.queueDropped(outBytes_);
     accountQueued(-static_cast<std::ptrdiff_t>(outBytes_));
     outBytes_ = 0;
     std::string().swap(outBuf_);
