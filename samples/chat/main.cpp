@@ -2,9 +2,10 @@
 //
 //   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
-//              [--allow-origin https://chat.example.com ...]
+//              [--allow-origin https://chat.example.com ...] [--metrics]
 //
-// Serves the chat page at "/" and the chat's WebSocket at "/chat". The first text a
+// Serves the chat page at "/" and the chat's WebSocket at "/chat" (with --metrics also
+// /metrics and /health, docs/operations.md). The first text a
 // client sends is its name; every later one goes to everybody as "name: text".
 // Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
 // [::1] and --host at the configured ports, plus every --allow-origin.

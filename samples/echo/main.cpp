@@ -4,8 +4,10 @@
 //   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 60]
 //              [--max-message-size 1048576] [--no-deflate]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 9443] [--no-plain]]
+//              [--metrics]
 //
-// Any path under /echo works (ws://localhost:9001/echo, /echo/anything).
+// Any path under /echo works (ws://localhost:9001/echo, /echo/anything). --metrics adds
+// /metrics (Prometheus) and /health (docs/operations.md).
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
 
 #include <wharf/wharf.hpp>

@@ -3,6 +3,8 @@
 
 #include "support/EchoListener.hpp"
 #include "support/RawClient.hpp"
+#include "support/TlsClient.hpp"
+#include "support/TlsTestCerts.hpp"
 
 #include <wharf/wharf.hpp>
 
@@ -39,6 +41,17 @@ public:
 const std::array<std::size_t, 5> sizes{1, 10, 100, 1000, 10000};
 constexpr std::size_t echoedBytes = 11111;
 
+/// Waits up to 5 s for `done` to hold for a snapshot of `server`; returns the last snapshot.
+MetricsSnapshot waitForMetrics(const Server& server, const std::function<bool(const MetricsSnapshot&)>& done)
+{
+    auto m = server.metrics();
+    for (int tries = 0; tries < 500 && !done(m); ++tries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling, not synchronising
+        m = server.metrics();
+    }
+    return m;
+}
+
 /// A server with /echo, /metrics and /health, and in front of them a handler that begins
 /// stop() for a request with the query "stop" and lets the others answer it.
 struct MetricsServer {
@@ -59,17 +72,6 @@ struct MetricsServer {
         server.start();
     }
     ~MetricsServer() { server.stop(); }
-
-    /// Waits up to 5 s for `done` to hold for a snapshot; returns the last snapshot.
-    MetricsSnapshot waitFor(const std::function<bool(const MetricsSnapshot&)>& done)
-    {
-        auto m = server.metrics();
-        for (int tries = 0; tries < 500 && !done(m); ++tries) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling, not synchronising
-            m = server.metrics();
-        }
-        return m;
-    }
 
 private:
     struct StopHandler : Handler {
@@ -148,7 +150,7 @@ TEST_SUITE("metrics")
     {
         MetricsServer s;
         knownTraffic(s.server.port());
-        const auto m = s.waitFor(ended);
+        const auto m = waitForMetrics(s.server, ended);
         CHECK(m.connectionsAcceptedTotal == 4);
         CHECK(m.connectionsOpen == 0);
         CHECK(m.sessionsOpen == 0);
@@ -177,7 +179,7 @@ TEST_SUITE("metrics")
     {
         MetricsServer s;
         knownTraffic(s.server.port());
-        s.waitFor(ended);
+        waitForMetrics(s.server, ended);
         RawClient client(s.server.port());
         const auto r = client.get("/metrics");
         REQUIRE(r.status == 200);
@@ -209,6 +211,38 @@ TEST_SUITE("metrics")
         has("wharf_websocket_handshake_duration_seconds_bucket{le=\"+Inf\"} 2");
         has("wharf_websocket_handshake_duration_seconds_count 2");
         has("wharf_tls_handshake_duration_seconds_count 0");
+    }
+
+    TEST_CASE("TLS handshakes: a successful one in the histogram, plain HTTP on the TLS port as a failure")
+    {
+        const auto& certs = TlsTestCerts::get();
+        Server server;
+        server.addConnector(ServerConnector{"127.0.0.1", 0, certs.sslConfig()});
+        server.setThreads(2);
+        auto context = std::make_shared<ServletContextHandler>("/");
+        context->addWebSocket("/echo", [](WebSocketServletFactory& f) {
+            f.addMapping("/", [](const UpgradeRequest&, UpgradeResponse&) { return std::make_shared<Endpoint>(); });
+        });
+        server.setHandler(context);
+        server.start();
+        {
+            TlsClient client(server.port(), certs.caCertificate);
+            client.upgrade("/echo");
+            client.sendText("over tls");
+            CHECK(client.read()->data == "over tls");
+            client.close();
+        }
+        RawClient plain(server.port());
+        plain.sendRaw("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");  // not a ClientHello
+        CHECK(plain.waitForEof());
+        const auto m = waitForMetrics(server, [](const MetricsSnapshot& s) { return s.tlsHandshakeFailuresTotal == 1; });
+        CHECK(m.tlsHandshakeFailuresTotal == 1);
+        CHECK(m.tlsHandshakeSeconds.count == 1);
+        CHECK(m.tlsHandshakeSeconds.sumSeconds > 0);
+        CHECK(m.handshakeSeconds.count == 1);  // the upgrade, after the TLS handshake
+        CHECK(m.upgradesAcceptedTotal == 1);
+        CHECK(m.connectionsAcceptedTotal == 2);
+        server.stop();
     }
 
     TEST_CASE("/health answers 200 while the server runs and 503 once stop() has begun")

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <barrier>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -18,11 +19,14 @@ TEST_SUITE("metrics")
     TEST_CASE("striped counters lose no count when many threads add at once")
     {
         MetricCounters counters;
-        constexpr int threads = 24;  // more than stripes: some threads share one
+        // More threads alive at once than slots: the last ones share a stripe.
+        constexpr int threads = MetricCounters::stripes + 16;
         constexpr int rounds = 20000;
+        std::barrier start(threads);
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
             pool.emplace_back([&, t] {
+                start.arrive_and_wait();
                 for (int i = 0; i < rounds; ++i) {
                     counters.dataReceived(3, true);
                     counters.messageSent(static_cast<std::size_t>(t));

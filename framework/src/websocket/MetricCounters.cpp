@@ -7,13 +7,43 @@ namespace wharf::detail {
 
 MetricCounters::MetricCounters() : stripes_(std::make_unique<Stripe[]>(stripes)) {}
 
-std::size_t MetricCounters::threadSlot() noexcept
+namespace {
+
+// Bit i: slot i has an owner thread. The release when a thread ends and the acquire of
+// the next claim make the next owner see every value the last one stored.
+std::atomic<std::uint64_t> claimedSlots{0};
+static_assert(MetricCounters::sharedSlot < 64, "one bit per owned slot");
+
+}  // namespace
+
+/// Gives this thread's slot back when the thread ends; what the thread counts after that
+/// (from a later thread_local's destructor) goes to the shared stripe.
+struct SlotRelease {
+    std::size_t slot = MetricCounters::sharedSlot;
+    ~SlotRelease()
+    {
+        MetricCounters::threadSlot = MetricCounters::sharedSlot;
+        if (slot != MetricCounters::sharedSlot) claimedSlots.fetch_and(~(std::uint64_t{1} << slot), std::memory_order_release);
+    }
+};
+
+constinit thread_local std::size_t MetricCounters::threadSlot = MetricCounters::unclaimed;
+
+std::size_t MetricCounters::claimSlot() noexcept
 {
-    // Threads draw slots in turn, so a server's threads (started together) get distinct
-    // stripes as long as there are no more of them than stripes.
-    static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % stripes;
-    return mine;
+    thread_local SlotRelease release;
+    std::uint64_t claimed = claimedSlots.load(std::memory_order_relaxed);
+    for (;;) {
+        std::size_t free = 0;
+        while (free < sharedSlot && (claimed >> free & 1)) ++free;
+        if (free == sharedSlot) break;
+        if (claimedSlots.compare_exchange_weak(claimed, claimed | std::uint64_t{1} << free, std::memory_order_acquire,
+                                               std::memory_order_relaxed)) {
+            release.slot = free;
+            break;
+        }
+    }
+    return threadSlot = release.slot;
 }
 
 void MetricCounters::upgradeAnswered(const Request& request, int status) noexcept

@@ -1,10 +1,12 @@
 #pragma once
 // The counters behind MetricsSnapshot (wharf/Metrics.hpp), one set per server
 // (SessionHost::metrics). Counting is on the data path (every message in and out), so it
-// takes no lock and shares no cache line between threads: the counters are striped,
-// each thread adds to the stripe of its thread-local slot with a relaxed atomic add,
-// and a snapshot sums the stripes. Two threads that draw the same slot stay correct
-// (the adds are atomic), only slower.
+// takes no lock and shares no cache line between threads: the counters are striped, and
+// a snapshot sums the stripes. A thread claims a slot of its own on its first count and
+// gives it back when it ends; only the owner of slot i writes stripe i of any server, so
+// its adds are a relaxed load and store, without a locked instruction (an atomic add
+// costs ~6 ns, four of them ~3 % of a small echo). Threads beyond the owned slots share
+// the last stripe, with atomic adds.
 
 #include <wharf/Metrics.hpp>
 
@@ -92,16 +94,29 @@ private:
     struct alignas(64) Stripe {
         std::atomic<std::uint64_t> values[slot::count]{};
     };
-    static constexpr std::size_t stripes = 16;
+public:
+    static constexpr std::size_t stripes = 64;
+    static constexpr std::size_t sharedSlot = stripes - 1;  // for threads that found no free slot
 
+private:
     void add(std::size_t index, std::uint64_t n = 1) noexcept
     {
-        stripes_[threadSlot()].values[index].fetch_add(n, std::memory_order_relaxed);
+        std::size_t slot = threadSlot;
+        if (slot == unclaimed) [[unlikely]]
+            slot = claimSlot();
+        auto& value = stripes_[slot].values[index];
+        if (slot != sharedSlot) value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        else value.fetch_add(n, std::memory_order_relaxed);
     }
     void observe(std::size_t first, Duration d) noexcept;
     DurationHistogram histogram(std::size_t first) const noexcept;
     std::uint64_t sum(std::size_t index) const noexcept;
-    static std::size_t threadSlot() noexcept;
+    static constexpr std::size_t unclaimed = SIZE_MAX;
+    /// This thread's slot (constant-initialised: read without a TLS wrapper call).
+    static constinit thread_local std::size_t threadSlot;
+    /// Claims a free slot for this thread (or the shared one) until the thread ends.
+    static std::size_t claimSlot() noexcept;
+    friend struct SlotRelease;
 
     std::unique_ptr<Stripe[]> stripes_;
 };
