@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <iterator>
 #include <string_view>
 
@@ -20,14 +21,15 @@ namespace detail {
 
 namespace {
 
-std::string_view refusalName(Errc reason)
+/// The label of a reason in countedSendRefusals.
+std::string refusalName(Errc reason)
 {
     switch (reason) {
     case Errc::SendQueueFull: return "SendQueueFull";
     case Errc::SessionClosed: return "SessionClosed";
     case Errc::ServerStopping: return "ServerStopping";
     case Errc::InvalidArgument: return "InvalidArgument";
-    default: return "other";
+    default: return fmt::format("Errc{}", static_cast<int>(reason));  // (a reason added to the set without a name here)
     }
 }
 
@@ -50,6 +52,16 @@ public:
     {
         family(name, type, help);
         sample(name, value);
+    }
+    /// The samples of a counter kept per entry of `set` plus "other" (the last value),
+    /// labelled `label="<text(entry)>"`.
+    template <class T, std::size_t N, std::size_t M, class Text>
+    void perEntry(std::string_view name, const std::array<std::uint64_t, M>& values, const std::array<T, N>& set,
+                  std::string_view label, Text text)
+    {
+        static_assert(M == N + 1, "one value per entry, and one for the others");
+        for (std::size_t i = 0; i < M; ++i)
+            sample(name, values[i], fmt::format("{}=\"{}\"", label, i < N ? text(set[i]) : std::string("other")));
     }
     void histogram(std::string_view name, std::string_view help, const DurationHistogram& h)
     {
@@ -110,10 +122,8 @@ std::string formatPrometheus(const MetricsSnapshot& m)
     e.family("wharf_websocket_upgrades_total", "counter",
              "WebSocket upgrade requests by result and status (101: accepted).");
     e.sample("wharf_websocket_upgrades_total", m.upgradesAcceptedTotal, "result=\"accepted\",status=\"101\"");
-    for (std::size_t i = 0; i < m.upgradesRefusedTotal.size(); ++i)
-        e.sample("wharf_websocket_upgrades_total", m.upgradesRefusedTotal[i],
-                 i < upgradeRefusalStatuses.size() ? fmt::format("result=\"refused\",status=\"{}\"", upgradeRefusalStatuses[i])
-                                                   : std::string("result=\"refused\",status=\"other\""));
+    e.perEntry("wharf_websocket_upgrades_total", m.upgradesRefusedTotal, upgradeRefusalStatuses,
+               "result=\"refused\",status", [](int status) { return std::to_string(status); });
 
     e.single("wharf_websocket_messages_received_total", "counter", "Data messages delivered to listeners.",
              m.messagesReceivedTotal);
@@ -125,10 +135,7 @@ std::string formatPrometheus(const MetricsSnapshot& m)
              m.bytesSentTotal);
 
     e.family("wharf_websocket_sends_refused_total", "counter", "Sends refused, by reason.");
-    for (std::size_t i = 0; i < m.sendsRefusedTotal.size(); ++i)
-        e.sample("wharf_websocket_sends_refused_total", m.sendsRefusedTotal[i],
-                 fmt::format("reason=\"{}\"",
-                             refusalName(i < countedSendRefusals.size() ? countedSendRefusals[i] : Errc{})));
+    e.perEntry("wharf_websocket_sends_refused_total", m.sendsRefusedTotal, countedSendRefusals, "reason", refusalName);
     e.single("wharf_websocket_send_queues_dropped_total", "counter",
              "Send queues discarded while not empty (close, memory budget, end of the connection).",
              m.sendQueuesDroppedTotal);
@@ -136,10 +143,8 @@ std::string formatPrometheus(const MetricsSnapshot& m)
              m.bytesDroppedTotal);
 
     e.family("wharf_websocket_closes_total", "counter", "Sessions ended, by the close code their listener got.");
-    for (std::size_t i = 0; i < m.closesTotal.size(); ++i)
-        e.sample("wharf_websocket_closes_total", m.closesTotal[i],
-                 i < countedCloseStatuses.size() ? fmt::format("code=\"{}\"", static_cast<int>(countedCloseStatuses[i]))
-                                                 : std::string("code=\"other\""));
+    e.perEntry("wharf_websocket_closes_total", m.closesTotal, countedCloseStatuses, "code",
+               [](CloseStatus code) { return std::to_string(static_cast<int>(code)); });
 
     e.single("wharf_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
              m.tlsHandshakeFailuresTotal);
