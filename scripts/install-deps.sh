@@ -3,7 +3,8 @@
 # browser end-to-end test). Installs only what is missing; does nothing when all is there.
 #
 #   scripts/install-deps.sh            build dependencies
-#   scripts/install-deps.sh --tests    also node, npm and chromium for tests/e2e
+#   scripts/install-deps.sh --tests    also node, npm and chromium for tests/e2e, and the
+#                                      Prometheus text parser the metrics test reads /metrics with
 #
 # Not root and something missing: prints the one `sudo apt-get install ...` line to run
 # and exits with status 1.
@@ -26,7 +27,7 @@ done
 packages=(libboost1.81-dev libfmt-dev doctest-dev libssl-dev zlib1g-dev libcli11-dev
           cmake g++ make pkg-config)
 if [[ $withTests == 1 ]]; then
-    packages+=(nodejs npm chromium)
+    packages+=(nodejs npm chromium python3-prometheus-client)
 fi
 
 # True when the package (or what it stands for) is already present.

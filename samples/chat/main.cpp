@@ -2,11 +2,12 @@
 //
 //   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
-//              [--allow-origin https://chat.example.com ...]
+//              [--allow-origin https://chat.example.com ...] [--metrics]
 //
 // Serves the chat page at "/" and the chat's WebSocket at "/chat" (the lobby) and
-// "/chat/ROOM" (any other room; the page opens it for "/?room=ROOM"). The first text a
-// client sends is its name; every later one goes to everybody in the room as "name: text".
+// "/chat/ROOM" (any other room; the page opens it for "/?room=ROOM"); with --metrics also
+// /metrics and /health (docs/operations.md). The first text a client sends is its name;
+// every later one goes to everybody in the room as "name: text".
 // Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
 // [::1] and --host at the configured ports, plus every --allow-origin.
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
@@ -95,6 +96,8 @@ int main(int argc, char** argv)
                    "a web page origin (scheme://host[:port]) that may open the chat besides the chat's own "
                    "pages on localhost, 127.0.0.1, [::1] and --host; repeat for more")
         ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    bool metrics = false;
+    app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
     CLI11_PARSE(app, argc, argv);
     for (auto& origin : extraOrigins) {
         const auto normalized = chat::normalizeOrigin(origin);
@@ -155,6 +158,10 @@ int main(int argc, char** argv)
             factory.addMapping("/chat", enter);
             factory.addMapping("/chat/{room}", enter);
         });
+        if (metrics) {
+            context->addMetrics("/metrics");
+            context->addHealth("/health");
+        }
         server.setHandler(context);
         server.start();
     } catch (const std::exception& e) {

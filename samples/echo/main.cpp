@@ -4,8 +4,10 @@
 //   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 60]
 //              [--max-message-size 1048576] [--no-deflate]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 9443] [--no-plain]]
+//              [--metrics]
 //
-// Any path under /echo works (ws://localhost:9001/echo, /echo/anything).
+// Any path under /echo works (ws://localhost:9001/echo, /echo/anything). --metrics adds
+// /metrics (Prometheus) and /health (docs/operations.md).
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
 
 #include <wharf/wharf.hpp>
@@ -106,6 +108,8 @@ int main(int argc, char** argv)
     app.add_option("--tls-port", tlsPort, "TCP port of the TLS connector")
         ->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
+    bool metrics = false;
+    app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
     CLI11_PARSE(app, argc, argv);
 
     wharf::Server server;
@@ -134,6 +138,10 @@ int main(int argc, char** argv)
             factory.setPermessageDeflate(!noDeflate);
             factory.addMapping<EchoListener>("/", maxMessageSize);
         });
+        if (metrics) {
+            context->addMetrics("/metrics");
+            context->addHealth("/health");
+        }
         server.setHandler(context);
         server.start();
     } catch (const std::exception& e) {

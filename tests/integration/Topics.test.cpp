@@ -127,6 +127,8 @@ TEST_SUITE("topics")
         Fixture fx;
         auto clients = fx.connect(3);
         CHECK(fx.srv().subscriberCount("news") == 3);
+        CHECK(fx.srv().metrics().topics == 1);
+        CHECK(fx.srv().metrics().subscribers == 3);
         CHECK(fx.srv().publish("news", Message::text("hello")) == 3);
         for (auto& c : clients) CHECK(readTexts(*c, 1) == std::vector<std::string>{"hello"});
         CHECK(fx.srv().publish("nobody-listens", Message::text("x")) == 0);
@@ -143,11 +145,15 @@ TEST_SUITE("topics")
         CHECK_FALSE(s0.subscribe("sport"));
         CHECK_FALSE(s0.subscribe(""));
         CHECK(s0.isSubscribed("sport"));
+        CHECK(fx.srv().metrics().topics == 2);
+        CHECK(fx.srv().metrics().subscribers == 4);
         CHECK(s0.topics() == std::vector<std::string>{"news", "sport"});
         CHECK(s0.unsubscribe("sport"));
         CHECK_FALSE(s0.unsubscribe("sport"));
         CHECK_FALSE(s0.isSubscribed("sport"));
         CHECK(fx.srv().subscriberCount("sport") == 0);
+        CHECK(fx.srv().metrics().topics == 1);
+        CHECK(fx.srv().metrics().subscribers == 3);
         CHECK(Session().publish("news", Message::text("x")) == 0);
         CHECK_FALSE(Session().subscribe("news"));
     }

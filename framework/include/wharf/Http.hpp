@@ -16,6 +16,7 @@ namespace wharf {
 namespace detail {
 class RequestBuilder;
 class ProtocolSwitch;
+class ServerView;
 struct ResponseAccess;
 }  // namespace detail
 
@@ -104,6 +105,7 @@ private:
     bool secure_ = false;
     std::string contextPath_, pathInContext_ = "/", servletPath_, pathInfo_;
     std::map<std::string, std::string, std::less<>> pathParams_;
+    detail::ServerView* server_ = nullptr;  // the server that routes it (null in tests that build one)
 };
 
 /// The response a handler fills. Status defaults to 200 with an empty body.

@@ -4,6 +4,7 @@
 #include <wharf/Defaults.hpp>
 #include <wharf/Handler.hpp>
 #include <wharf/Session.hpp>
+#include <wharf/Metrics.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -76,8 +77,8 @@ struct WebSocketMemoryLimits {
 /// sessions still open then are closed by force (onError with Errc::ServerStopping first);
 /// then the threads end. Every session that got onConnect gets exactly one onClose, also
 /// one whose callback was still busy when the timeout passed.
-/// Thread-safety: configure before start(); start, stop, join, isRunning, port and
-/// sessionCount from any thread. stop() also from the server's own threads (a listener
+/// Thread-safety: configure before start(); start, stop, join, isRunning, port,
+/// sessionCount and metrics from any thread. stop() also from the server's own threads (a listener
 /// callback, a servlet); start, join and the destructor not from those.
 class Server {
 public:
@@ -122,6 +123,10 @@ public:
     std::uint16_t port(std::size_t index = 0) const;
     /// Open WebSocket sessions right now.
     std::size_t sessionCount() const noexcept;
+    /// What the server has counted since start() (wharf/Metrics.hpp); zeros when it is not
+    /// running. Costs a sum over a few KiB of counters: fine once a second, not per message.
+    /// Thread-safety: from any thread.
+    MetricsSnapshot metrics() const;
 
     // --- Topics (see Session::subscribe and docs/pubsub.md) ---------------------------
     /// Queues `message` (framed once, compressed once per permessage-deflate parameter

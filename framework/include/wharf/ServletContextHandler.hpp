@@ -92,6 +92,15 @@ public:
     /// Mounts a WebSocket endpoint at `pathSpec`; `configure` sets up its factory
     /// (idle timeout, limits, mappings) once, right here.
     void addWebSocket(std::string_view pathSpec, const std::function<void(WebSocketServletFactory&)>& configure);
+    /// Serves the server's metrics (Server::metrics()) at `pathSpec` (usually "/metrics") in
+    /// the Prometheus text exposition format 0.0.4, names prefixed `wharf_`
+    /// (docs/operations.md, "Metrics"). Anyone who can reach the path can read them:
+    /// mount it on a connector or context that only the monitoring can reach.
+    void addMetrics(std::string_view pathSpec);
+    /// A health check at `pathSpec` (usually "/health") for a load balancer: 200 "ok" while
+    /// the server runs, 503 "stopping" once stop() has begun, so new clients go elsewhere
+    /// while the open sessions finish.
+    void addHealth(std::string_view pathSpec);
 
 protected:
     bool handleInContext(Request& request, Response& response) override;

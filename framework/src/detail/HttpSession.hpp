@@ -138,6 +138,7 @@ protected:
     {
         firstRequest_ = false;
         busy_ = true;
+        requestStart_ = std::chrono::steady_clock::now();
         parser_.emplace();
         parser_->header_limit(static_cast<std::uint32_t>(server_->limits.maxHeaderSize));
         parser_->body_limit(server_->limits.maxBodySize);
@@ -209,8 +210,9 @@ protected:
                 response.sendError(400, problem);
                 keepAlive = false;
             } else {
-                RequestBuilder(request).setRemoteAddress(remote_).setSecure(derived().secure());
+                RequestBuilder(request).setRemoteAddress(remote_).setSecure(derived().secure()).setServer(server_.get());
                 route(*server_, request, response);
+                server_->metrics.upgradeAnswered(request, response.status());
             }
             head_ = head;
         }
@@ -269,6 +271,7 @@ protected:
                           [self = derived().shared_from_this(), res, handoff = std::move(handoff)](
                               const boost::system::error_code& ec, std::size_t) mutable {
                               if (ec) return self->derived().shutdown();
+                              self->server_->metrics.upgradeWritten(self->requestStart_);
                               beast::get_lowest_layer(self->derived().stream()).expires_never();
                               self->unregister();
                               self->upgraded_ = true;  // the stream belongs to the WebSocket now
@@ -286,6 +289,7 @@ protected:
     std::optional<http::request_parser<http::string_body>> parser_;
     std::uint64_t registryId_ = 0;
     boost::asio::steady_timer requestTimer_;
+    std::chrono::steady_clock::time_point requestStart_;  // the first byte of the request being handled
     bool timedOut_ = false;
     bool upgraded_ = false;
     bool firstRequest_ = true;

@@ -8,6 +8,7 @@
 
 #include "detail/Poller.hpp"
 #include "detail/WsConnection.hpp"
+#include "handler/ServerView.hpp"
 #include "websocket/SessionHost.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -55,7 +56,7 @@ private:
     std::atomic<std::size_t> next_{0};
 };
 
-struct ServerState : SessionHost {
+struct ServerState : SessionHost, ServerView {
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
     Poller poller;  // WebSocket connections' readiness
@@ -98,6 +99,15 @@ struct ServerState : SessionHost {
         std::lock_guard lock(mutex_);
         return live_.size() + webSocketCount.load();
     }
+    MetricsSnapshot metricsSnapshot() override
+    {
+        auto s = metrics.snapshot();
+        s.connectionsOpen = liveCount();
+        s.sessionsOpen = webSocketCount.load(std::memory_order_relaxed);
+        s.bytesQueued = sendBudget.used.load(std::memory_order_relaxed);
+        return s;
+    }
+    bool isStopping() const noexcept override { return stopping.load(); }
 
 private:
     std::mutex mutex_;

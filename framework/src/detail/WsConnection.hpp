@@ -205,6 +205,8 @@ private:
     /// Leaves every topic once sends are closed (a close begun, the connection ended) and on
     /// destruction; idempotent. Takes the topic locks: never with outMutex_ held.
     void leaveTopics();
+    /// Leaves one topic; the subscription list's lock held.
+    void leave(const std::shared_ptr<Topic>& topic);
     /// Appends a whole uncompressed frame to outBuf_ and counts it as queued; outMutex_ held.
     void queueFrame(Opcode opcode, std::string_view payload);
     /// Appends a data frame for `payload` to outBuf_ (compressed when negotiated and above

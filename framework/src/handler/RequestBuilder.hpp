@@ -47,6 +47,13 @@ public:
         r_.secure_ = secure;
         return *this;
     }
+    /// The server that routes the request (detail::ServerView); it outlives the request.
+    RequestBuilder& setServer(ServerView* server) noexcept
+    {
+        r_.server_ = server;
+        return *this;
+    }
+    ServerView* server() const noexcept { return r_.server_; }
     /// The ContextHandler that took the request: its path and the rest of the path.
     RequestBuilder& setContext(std::string contextPath, std::string pathInContext)
     {

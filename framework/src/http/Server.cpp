@@ -121,6 +121,7 @@ struct Server::Impl {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
             if (ec) return acceptFailed(l, ec);
             if (l.failedAccepts) acceptWorks(l);
+            state->metrics.connectionAccepted();
             if (l.tls) {
                 detail::startTlsConnection(std::move(s), l.peer, state, l.tls);
                 // At the connector's bound of handshakes in progress: wait for one to finish
@@ -391,6 +392,16 @@ std::uint16_t Server::port(std::size_t index) const
         throw std::out_of_range(fmt::format("Server::port({}): the server has {} bound connector(s)", index,
                                             impl_->listeners.size()));
     return impl_->listeners[index].port;
+}
+
+MetricsSnapshot Server::metrics() const
+{
+    std::shared_ptr<detail::ServerState> state;
+    {
+        std::lock_guard lock(impl_->mutex);
+        state = impl_->state;
+    }
+    return state ? state->metricsSnapshot() : MetricsSnapshot{};
 }
 
 std::size_t Server::sessionCount() const noexcept

@@ -379,6 +379,7 @@ private:
     void onHandshakeDone(const boost::system::error_code& ec)
     {
         endHandshake();
+        server_->metrics.tlsHandshakeDone(accepted_, !ec);
         if (ec) {
             // Plain HTTP on the TLS port, a silent client, a scanner: not our problem to report.
             if (ec != net::error::operation_aborted)
@@ -402,6 +403,7 @@ private:
     std::shared_ptr<TlsContext> context_;  // outlives stream_
     TlsStream stream_;
     std::optional<net::ip::address> handshakeFrom_;  // while the handshake counts against the budget
+    const std::chrono::steady_clock::time_point accepted_ = std::chrono::steady_clock::now();
     bool shuttingDown_ = false;
 };
 

@@ -33,6 +33,8 @@ bool isValidKey(std::string_view key)
 
 }  // namespace
 
+bool asksForWebSocket(const Request& request) { return hasToken(request.headers(), "Upgrade", "websocket"); }
+
 HandshakeRefusal checkOpeningHandshake(const Request& request)
 {
     const auto& h = request.headers();

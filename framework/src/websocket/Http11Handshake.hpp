@@ -22,6 +22,9 @@ struct HandshakeRefusal {
     std::string_view reason;
 };
 
+/// Whether `request` asks for a WebSocket ("Upgrade: websocket"), valid or not.
+bool asksForWebSocket(const Request& request);
+
 /// Checks the client's opening handshake (RFC 6455 4.2.1): GET, HTTP/1.1 or later,
 /// "Upgrade: websocket", "Connection: Upgrade", one valid Sec-WebSocket-Key and
 /// Sec-WebSocket-Version 13.

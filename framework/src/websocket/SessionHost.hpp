@@ -1,10 +1,12 @@
 #pragma once
 // What a server gives its WebSocket sessions: the deadline wheel they all sit on, the
-// server-wide memory budgets, whether it is stopping, and the count of live sessions.
+// server-wide memory budgets, whether it is stopping, the count of live sessions and the
+// metrics' counters.
 // The HTTP server's state is one (ServerState derives from it); the WebSocket layer sees
 // only this, so it depends on nothing above it.
 
 #include "detail/DeadlineWheel.hpp"
+#include "websocket/MetricCounters.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -49,6 +51,7 @@ struct SessionHost {
     MemoryBudget receiveBudget;  // bytes of messages being assembled
     DeadlineWheel deadlines;     // every session's deadline; also how stop() finds them
     std::shared_ptr<TopicRegistry> topics;  // the server's topics (none: sessions cannot subscribe)
+    MetricCounters metrics;      // what Server::metrics() reports
 
     explicit SessionHost(boost::asio::io_context& io) : ioc(io), deadlines(io) {}
 };

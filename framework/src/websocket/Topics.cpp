@@ -8,7 +8,7 @@
 
 namespace wharf::detail {
 
-std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& c)
+std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& c, bool& created)
 {
     Shard& shard = shardOf(name);
     std::lock_guard shardLock(shard.mutex);
@@ -27,11 +27,12 @@ std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& 
         subs.push_back(&c);
         first = subs.size() == 1;
     }
+    created = first;
     if (first && activity_) activity_(name, true);  // under the shard's lock: in order with the last-left call
     return topic;
 }
 
-void TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
+bool TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
 {
     Shard& shard = shardOf(topic->name);
     std::lock_guard shardLock(shard.mutex);
@@ -40,18 +41,19 @@ void TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
         std::lock_guard lock(topic->mutex);
         auto& subs = topic->subscribers;
         const auto it = std::find(subs.begin(), subs.end(), &c);
-        if (it == subs.end()) return;
+        if (it == subs.end()) return false;
         // Order among subscribers means nothing (each has its own queue): swap-remove.
         *it = subs.back();
         subs.pop_back();
         last = subs.empty();
     }
-    if (!last) return;
+    if (!last) return false;
     // Under the shard's lock a topic with no subscribers is never joined: gone now, a
     // later subscriber makes a new one. A publish that found it just before gets 0.
     if (auto it = shard.topics.find(topic->name); it != shard.topics.end() && it->second == topic)
         shard.topics.erase(it);
     if (activity_) activity_(topic->name, false);
+    return true;
 }
 
 std::shared_ptr<Topic> TopicRegistry::find(std::string_view name) const

@@ -45,10 +45,11 @@ struct Topic {
 
 class TopicRegistry {
 public:
-    /// Adds `c` to `name` (created on its first subscriber). Null when `c` was subscribed already.
-    std::shared_ptr<Topic> join(std::string_view name, WsConnection& c);
-    /// Removes `c` from `topic` (gone with its last subscriber).
-    void leave(const std::shared_ptr<Topic>& topic, WsConnection& c);
+    /// Adds `c` to `name` (created on its first subscriber: `created`). Null when `c` was
+    /// subscribed already.
+    std::shared_ptr<Topic> join(std::string_view name, WsConnection& c, bool& created);
+    /// Removes `c` from `topic` (gone with its last subscriber: returns true then).
+    bool leave(const std::shared_ptr<Topic>& topic, WsConnection& c);
 
     struct Published {
         std::size_t queued = 0;   // subscribers the frame was queued for

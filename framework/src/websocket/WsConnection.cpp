@@ -211,6 +211,7 @@ void WsConnection::teardown()
     }
     finished_ = true;
     leaveTopics();  // (when the end came without a close: a dropped connection)
+    server_->metrics.sessionClosed(status);
     // Counted down before anything else user code runs: stop() waits for this count.
     server_->webSocketCount.fetch_sub(1, std::memory_order_relaxed);
     listener_.reset();
@@ -493,6 +494,7 @@ void WsConnection::receive(char*& p, char* const end)
 void WsConnection::deliver(MessageAssembler::Event event)
 {
     using Event = MessageAssembler::Event;
+    if (event == Event::Text || event == Event::Binary) server_->metrics.dataReceived(in_.bytes().size(), in_.last());
     switch (event) {
     case Event::Text:
         if (partial_) callListener([&] { partial_->onTextFragment(in_.data(), in_.last()); });
@@ -573,6 +575,7 @@ Errc WsConnection::admit(std::size_t bytes)
 SendResult WsConnection::refuse(Errc why, SendCallback& done)
 {
     const auto ec = make_error_code(why);
+    server_->metrics.sendRefused(why);
     log::debug("ws {}: send refused: {}", id_, ec.message());
     if (done) done(ec);
     return SendResult(why);
@@ -669,6 +672,7 @@ SendResult WsConnection::sendData(Opcode opcode, std::string_view payload, SendC
         lock.unlock();
         return refuse(why, done);
     }
+    server_->metrics.messageSent(payload.size());
     const bool compress = deflate_ && payload.size() >= deflate_->threshold;
     // Only from this connection's own handler (which flushes what the socket does not take
     // before it returns); that check comes first: writing_ and finished_ are the strand's.
@@ -709,6 +713,7 @@ Errc WsConnection::deliver(const std::shared_ptr<const PreparedFrame>& frame)
     if (const auto why = admit(frame->bytes.size()); why != Errc{}) return why;
     if (writer_.role() == Role::Client) {  // (client sessions have no topics today)
         const std::size_t added = appendData(frame->text ? Opcode::Text : Opcode::Binary, frame->payload());
+        server_->metrics.messageSent(frame->payload().size());
         outBytes_ += added;
         accountQueued(static_cast<std::ptrdiff_t>(added));
     } else {
@@ -731,6 +736,7 @@ void WsConnection::queueShared(const std::shared_ptr<const PreparedFrame>& prepa
         if (!deflate_->serverNoContextTakeover) deflaterStale_ = true;
     }
     const PreparedFrame& f = **frame;
+    server_->metrics.messageSent(prepared->payload().size());
     // A small frame is cheaper to copy than to reference while the queue is short (it goes
     // out in this loop turn): about the cost of the reference count's atomic operations.
     // Behind a longer queue (a reader that fell behind) it is referenced, so a broadcast
@@ -1007,6 +1013,7 @@ std::vector<SendCallback> WsConnection::discardQueue()
     std::lock_guard lock(outMutex_);
     outClosed_ = true;
     callbacks.swap(outCallbacks_);
+    server_->metrics.queueDropped(outBytes_);
     accountQueued(-static_cast<std::ptrdiff_t>(outBytes_));
     outBytes_ = 0;
     std::string().swap(outBuf_);
@@ -1100,9 +1107,12 @@ bool WsConnection::subscribe(std::string_view name)
     auto* subs = subscriptions();
     std::lock_guard lock(subs->mutex);
     if (subs->closed) return false;
-    auto topic = server_->topics->join(name, *this);
+    bool created = false;
+    auto topic = server_->topics->join(name, *this, created);
     if (!topic) return false;
     subs->topics.push_back(std::move(topic));
+    server_->metrics.subscribersChanged(1);
+    if (created) server_->metrics.topicsChanged(1);
     return true;
 }
 
@@ -1113,7 +1123,7 @@ bool WsConnection::unsubscribe(std::string_view name)
     std::lock_guard lock(subs->mutex);
     const auto it = std::find_if(subs->topics.begin(), subs->topics.end(), [&](const auto& t) { return t->name == name; });
     if (it == subs->topics.end()) return false;
-    server_->topics->leave(*it, *this);
+    leave(*it);
     subs->topics.erase(it);
     return true;
 }
@@ -1137,6 +1147,13 @@ std::vector<std::string> WsConnection::topics()
     return names;
 }
 
+void WsConnection::leave(const std::shared_ptr<Topic>& topic)
+{
+    const bool last = server_->topics->leave(topic, *this);
+    server_->metrics.subscribersChanged(-1);
+    if (last) server_->metrics.topicsChanged(-1);
+}
+
 std::size_t WsConnection::publish(std::string_view topic, const Message& message)
 {
     return server_->topics ? server_->topics->publish(topic, message, this).queued : 0;
@@ -1148,7 +1165,7 @@ void WsConnection::leaveTopics()
     if (!subs) return;
     std::lock_guard lock(subs->mutex);
     subs->closed = true;
-    for (const auto& t : subs->topics) server_->topics->leave(t, *this);
+    for (const auto& t : subs->topics) leave(t);
     subs->topics.clear();
 }
 
