@@ -11,6 +11,8 @@
 //
 // Linux only (epoll); the connections fall back to nothing else.
 
+#include "websocket/SessionHost.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
@@ -82,6 +84,14 @@ private:
     std::array<epoll_event, 256> events_{};
     int batchSize_ = 0;  // events_[cursor_ + 1, batchSize_) are still to be handed out
     int cursor_ = 0;
+};
+
+/// The host of WebSocket connections on a Poller (detail/Transport.hpp): a server's state, or
+/// a WebSocketClient's. Its Poller serves every connection of the host.
+struct PolledHost : SessionHost {
+    Poller poller;
+
+    PolledHost(boost::asio::io_context& io, unsigned threads) : SessionHost(io), poller(io, threads) {}
 };
 
 }  // namespace wharf::detail

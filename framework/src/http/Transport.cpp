@@ -31,9 +31,9 @@ constexpr auto lingerTimeout = std::chrono::seconds(2);
 
 }  // namespace
 
-PolledWsConnection::PolledWsConnection(int fd, Strand strand, std::shared_ptr<ServerState> server,
-                                       UpgradeAction& action)
-    : WsConnection(std::move(strand), std::move(server), action), fd_(fd)
+PolledWsConnection::PolledWsConnection(int fd, Strand strand, std::shared_ptr<PolledHost> host,
+                                       UpgradeAction& action, Role role)
+    : WsConnection(std::move(strand), std::move(host), action, role), fd_(fd)
 {
 }
 
