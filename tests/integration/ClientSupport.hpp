@@ -113,6 +113,33 @@ private:
     std::thread thread_;
 };
 
+/// A one-thread Server on 127.0.0.1:`port` (0: a free one, then `port` is set to it) with a
+/// root context set up by `setup`: for a server that stops and comes back on the same port.
+/// Retries for a second while the port is still taken by the previous one's connections.
+inline std::unique_ptr<Server> startOnPort(std::uint16_t& port, const std::function<void(ServletContextHandler&)>& setup)
+{
+    for (int attempt = 0;; ++attempt) {
+        auto server = std::make_unique<Server>();
+        ServerConnector c;
+        c.host = "127.0.0.1";
+        c.port = port;
+        server->addConnector(c);
+        server->setThreads(1);
+        auto context = std::make_shared<ServletContextHandler>("/");
+        setup(*context);
+        server->setHandler(context);
+        try {
+            server->start();
+        } catch (const std::runtime_error&) {
+            if (attempt == 20) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            continue;
+        }
+        port = server->port();
+        return server;
+    }
+}
+
 /// The failure of a connect that must fail (a success fails the test).
 inline ConnectFailure connectFailure(WebSocketClient& client, std::string_view uri, ClientUpgradeRequest request = {})
 {
