@@ -603,14 +603,13 @@ WebSocketClient::WebSocketClient() : impl_(std::make_shared<Impl>()) {}
 
 WebSocketClient::~WebSocketClient()
 {
+    // From another thread stop() waits for everything. From a client thread (a listener
+    // that owned the client) it hands the stop to a thread of its own, which cannot be
+    // waited for here: that thread joins this one. It keeps the Impl alive until done.
     impl_->stop();
-    std::thread pending;
-    {
-        std::lock_guard lock(impl_->mutex);
-        pending = std::move(impl_->stopper);
-    }
-    if (pending.joinable() && pending.get_id() != std::this_thread::get_id()) pending.join();
-    else if (pending.joinable()) pending.detach();
+    if (servingClient != impl_.get()) return;
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopper.joinable()) impl_->stopper.detach();
 }
 
 void WebSocketClient::setThreads(unsigned threads) { impl_->threads = threads; }
