@@ -24,6 +24,24 @@ public:
         case Errc::CloseTimeout: return "the peer did not answer the close frame in time";
         case Errc::MessageTimeout: return "the message was not complete within the message timeout";
         case Errc::MemoryBudgetExceeded: return "the server's WebSocket memory budget was exceeded";
+        case Errc::InvalidUri: return "not a ws:// or wss:// URI";
+        case Errc::DnsFailure: return "the host name does not resolve";
+        case Errc::ConnectionRefused: return "connection refused";
+        case Errc::ConnectFailed: return "cannot connect";
+        case Errc::ConnectTimeout: return "connect timed out";
+        case Errc::HandshakeTimeout: return "the opening handshake timed out";
+        case Errc::TlsHandshakeFailed: return "the TLS handshake failed";
+        case Errc::CertificateUnknownCa: return "the server's certificate is not signed by a trusted CA";
+        case Errc::CertificateExpired: return "the server's certificate is expired or not yet valid";
+        case Errc::CertificateHostnameMismatch: return "the server's certificate is not for this host name";
+        case Errc::CertificateInvalid: return "the server's certificate failed verification";
+        case Errc::UpgradeRejected: return "the server refused the WebSocket upgrade";
+        case Errc::BadHandshakeResponse: return "the server's handshake response is malformed";
+        case Errc::MissingUpgradeHeaders: return "the 101 response lacks \"Upgrade: websocket\" or \"Connection: upgrade\"";
+        case Errc::BadAcceptKey: return "the 101 response's Sec-WebSocket-Accept is wrong";
+        case Errc::UnexpectedSubprotocol: return "the server chose a subprotocol that was not offered";
+        case Errc::UnexpectedExtension: return "the server chose an extension that was not offered";
+        case Errc::ClientStopped: return "the WebSocket client is stopped";
         }
         return "unknown wharf error";
     }

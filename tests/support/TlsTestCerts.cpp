@@ -44,14 +44,16 @@ void addExtension(X509* cert, X509V3_CTX& ctx, int nid, const char* value)
 }
 
 /// A certificate for `key` named `commonName`, signed by issuer/issuerKey (self-signed when null).
-Cert makeCertificate(EVP_PKEY* key, const char* commonName, X509* issuer, EVP_PKEY* issuerKey, long serial)
+/// Valid from an hour ago for a week unless `expired` (then it ended yesterday).
+Cert makeCertificate(EVP_PKEY* key, const char* commonName, X509* issuer, EVP_PKEY* issuerKey, long serial,
+                     bool expired = false)
 {
     Cert cert(X509_new());
     X509* x = cert.get();
     check(X509_set_version(x, 2) == 1, "X509_set_version");
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 7 * 24 * 3600L);
+    X509_gmtime_adj(X509_getm_notBefore(x), expired ? -2 * 24 * 3600L : -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), expired ? -24 * 3600L : 7 * 24 * 3600L);
     check(X509_set_pubkey(x, key) == 1, "X509_set_pubkey");
     X509_NAME* name = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("wharf tests"), -1, -1, 0);
@@ -114,18 +116,21 @@ struct Generated : TlsTestCerts {
         key = dir / "server-key.pem";
         encryptedKey = dir / "server-key-encrypted.pem";
         otherKey = dir / "other-key.pem";
+        expiredChain = dir / "expired-chain.pem";
 
         const Key caKey = makeKey();
         const Cert ca = makeCertificate(caKey.get(), "wharf test CA", nullptr, nullptr, 1);
         const Key serverKey = makeKey();
         const Cert leaf = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey.get(), 2);
         const Key other = makeKey();
+        const Cert expired = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey.get(), 3, true);
 
         writeCertificates(caCertificate, {ca.get()});
         writeCertificates(chain, {leaf.get(), ca.get()});
         writeKey(key, serverKey.get());
         writeKey(encryptedKey, serverKey.get(), &password);
         writeKey(otherKey, other.get());
+        writeCertificates(expiredChain, {expired.get(), ca.get()});
     }
     ~Generated()
     {

@@ -1,8 +1,8 @@
 #pragma once
 // Throwaway TLS material for tests, generated at run time with the OpenSSL 3 C API into a
 // fresh temporary directory (no key is ever committed): a CA, a server certificate for
-// localhost and 127.0.0.1 signed by it, the server key plain and encrypted, and a key
-// that matches nothing.
+// localhost and 127.0.0.1 signed by it (and an expired one), the server key plain and
+// encrypted, and a key that matches nothing.
 
 #include <wharf/Server.hpp>
 
@@ -18,6 +18,7 @@ struct TlsTestCerts {
     std::filesystem::path key;            ///< server-key.pem (PKCS#8, unencrypted)
     std::filesystem::path encryptedKey;   ///< server-key-encrypted.pem (AES-256-CBC, `password`)
     std::filesystem::path otherKey;       ///< other-key.pem: a valid key for no certificate here
+    std::filesystem::path expiredChain;   ///< expired-chain.pem: like `chain` (same key), but expired yesterday
     std::string password = "correct horse";
 
     /// Generated once per process; the directory is removed at exit.

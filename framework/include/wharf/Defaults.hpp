@@ -54,6 +54,12 @@ inline constexpr std::size_t maxTlsHandshakes = 1024;
 // generator such as wharf-bench keeps 200 connects in flight).
 inline constexpr std::size_t maxTlsHandshakesPerAddress = 256;
 
+// WebSocketClient: a TCP connect that takes longer than this goes nowhere (a SYN to a host
+// that is down is retried for minutes by the kernel); 10 s covers slow mobile links.
+inline constexpr std::chrono::milliseconds connectTimeout{std::chrono::seconds(10)};
+// WebSocketClient: the TLS handshake and the HTTP upgrade together, as SslConfig's
+// handshakeTimeout bounds the server's side.
+inline constexpr std::chrono::milliseconds clientHandshakeTimeout{std::chrono::seconds(10)};
 // permessage-deflate: zlib's defaults for window and memory; messages below the
 // threshold are sent uncompressed (RFC 7692 allows it; compressing tiny frames costs
 // more than it saves).

@@ -20,6 +20,25 @@ enum class Errc {
     CloseTimeout = 10,      ///< the peer did not answer our close frame in time
     MessageTimeout = 11,    ///< a message was not complete within the message timeout (closed with 1008)
     MemoryBudgetExceeded = 12,  ///< the server-wide send or receive budget was exceeded and this session held the most (closed with 1008 or 1009)
+    // WebSocketClient::connect (docs/client.md, "Errors"):
+    InvalidUri = 13,            ///< the URI is not ws://host[:port][/path] or wss://...
+    DnsFailure = 14,            ///< the host name did not resolve
+    ConnectionRefused = 15,     ///< nothing listens at the address (TCP RST)
+    ConnectFailed = 16,         ///< TCP connect failed otherwise (unreachable network or host, ...)
+    ConnectTimeout = 17,        ///< TCP connect took longer than ClientUpgradeRequest::connectTimeout
+    HandshakeTimeout = 18,      ///< the TLS handshake or the HTTP upgrade took longer than handshakeTimeout
+    TlsHandshakeFailed = 19,    ///< the TLS handshake failed for a reason other than the certificate
+    CertificateUnknownCa = 20,  ///< the server's certificate is not signed by a trusted CA (or self-signed)
+    CertificateExpired = 21,    ///< the server's certificate (or one in its chain) is expired or not yet valid
+    CertificateHostnameMismatch = 22,  ///< the server's certificate is not for the host connected to
+    CertificateInvalid = 23,    ///< the server's certificate failed verification otherwise (revoked, bad signature, ...)
+    UpgradeRejected = 24,       ///< the server answered with a status other than 101 (ConnectFailure has it)
+    BadHandshakeResponse = 25,  ///< the server's answer is not HTTP/1.1, is malformed or too large
+    MissingUpgradeHeaders = 26, ///< a 101 without "Upgrade: websocket" and "Connection: upgrade"
+    BadAcceptKey = 27,          ///< a 101 whose Sec-WebSocket-Accept does not match our key
+    UnexpectedSubprotocol = 28, ///< a 101 naming a subprotocol we did not offer
+    UnexpectedExtension = 29,   ///< a 101 naming an extension (or parameters) we did not offer
+    ClientStopped = 30,         ///< the WebSocketClient is not started, or stop() ended the attempt
 };
 
 const std::error_category& errorCategory() noexcept;

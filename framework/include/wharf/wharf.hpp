@@ -11,5 +11,6 @@
 #include <wharf/ServletContextHandler.hpp>
 #include <wharf/Session.hpp>
 #include <wharf/Upgrade.hpp>
+#include <wharf/WebSocketClient.hpp>
 #include <wharf/WebSocketListener.hpp>
 #include <wharf/WebSocketServletFactory.hpp>

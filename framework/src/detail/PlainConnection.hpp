@@ -1,6 +1,7 @@
 #pragma once
 
 #include "detail/ServerState.hpp"
+#include "protocol/Role.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -13,5 +14,14 @@ namespace wharf::detail {
 /// `peer` is the address accept reported.
 void startPlainConnection(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
                           std::shared_ptr<ServerState> server);
+
+class WsConnection;
+struct UpgradeAction;
+
+/// A WebSocket connection in `role` over a connected socket (a client's: the server's are
+/// made by its HTTP sessions), on `host`'s Poller; start() it on `strand`.
+std::shared_ptr<WsConnection> makePlainWsConnection(boost::asio::ip::tcp::socket socket, StrandPool::Strand strand,
+                                                    std::shared_ptr<PolledHost> host, UpgradeAction& action,
+                                                    Role role);
 
 }  // namespace wharf::detail

@@ -11,7 +11,10 @@
 //
 // Linux only (epoll); the connections fall back to nothing else.
 
+#include "websocket/SessionHost.hpp"
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <sys/epoll.h>
@@ -82,6 +85,23 @@ private:
     std::array<epoll_event, 256> events_{};
     int batchSize_ = 0;  // events_[cursor_ + 1, batchSize_) are still to be handed out
     int cursor_ = 0;
+};
+
+class FlushGroup;
+
+/// The host of WebSocket connections on a Poller (detail/Transport.hpp): a server's state, or
+/// a WebSocketClient's. Its Poller serves every connection of the host.
+struct PolledHost : SessionHost {
+    Poller poller;
+
+    PolledHost(boost::asio::io_context& io, unsigned threads) : SessionHost(io), poller(io, threads) {}
+    virtual ~PolledHost() = default;
+    /// The FlushGroup of a connection's strand (WsConnection.hpp), if the host keeps them.
+    virtual FlushGroup* flushGroupFor(const boost::asio::strand<boost::asio::io_context::executor_type>& strand)
+    {
+        (void)strand;
+        return nullptr;
+    }
 };
 
 }  // namespace wharf::detail

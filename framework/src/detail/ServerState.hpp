@@ -1,6 +1,6 @@
 #pragma once
 // What every connection of a Server shares: configuration, the handler and the registry,
-// and what its WebSocket sessions share (SessionHost).
+// and what its WebSocket sessions share (PolledHost: a SessionHost with the Poller).
 
 #include <wharf/Error.hpp>
 #include <wharf/Handler.hpp>
@@ -56,13 +56,14 @@ private:
     std::atomic<std::size_t> next_{0};
 };
 
-struct ServerState : SessionHost, ServerView {
+struct ServerState : PolledHost, ServerView {
     std::shared_ptr<Handler> handler;
     HttpLimits limits;
-    Poller poller;  // WebSocket connections' readiness
     StrandPool strands;
 
-    ServerState(boost::asio::io_context& io, unsigned threads) : SessionHost(io), poller(io, threads), strands(io, threads) {}
+    ServerState(boost::asio::io_context& io, unsigned threads) : PolledHost(io, threads), strands(io, threads) {}
+
+    FlushGroup* flushGroupFor(const StrandPool::Strand& strand) override { return strands.groupOf(strand); }
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {

@@ -3,6 +3,7 @@
 // progress, and accepted TLS connections.
 
 #include "detail/ServerState.hpp"
+#include "protocol/Role.hpp"
 
 #include <wharf/Server.hpp>
 
@@ -34,5 +35,15 @@ void setConnectorName(TlsContext& context, std::string name);
 bool pauseAccepting(TlsContext& context, std::function<void()> resume);
 /// The acceptor is closing: a stored `resume` is dropped and never called.
 void stopAccepting(TlsContext& context);
+
+class TlsStream;
+class WsConnection;
+struct UpgradeAction;
+
+/// A WebSocket connection in `role` over `stream` after its handshake (a client's: the
+/// server's are made by its HTTP sessions): the descriptor and the engine leave the stream
+/// for `host`'s Poller. start() it on `strand`.
+std::shared_ptr<WsConnection> makeTlsWsConnection(TlsStream& stream, StrandPool::Strand strand,
+                                                  std::shared_ptr<PolledHost> host, UpgradeAction& action, Role role);
 
 }  // namespace wharf::detail

@@ -43,7 +43,6 @@
 
 #include "detail/IoResult.hpp"
 #include "detail/Poller.hpp"
-#include "detail/ServerState.hpp"
 #include "detail/WsConnection.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -65,8 +64,8 @@ public:
 
 protected:
     /// `fd`: the connected socket, non-blocking, released from asio (-1: failed); closed
-    /// by this connection.
-    PolledWsConnection(int fd, Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action);
+    /// by this connection. `host`: a server's state or a client's, whose Poller it joins.
+    PolledWsConnection(int fd, Strand strand, std::shared_ptr<PolledHost> host, UpgradeAction& action, Role role);
 
     /// Reads into `data`. bytes > 0 with want Nothing: call again; want Read with or
     /// without bytes: nothing more until the socket is readable again (plain: a short
@@ -111,8 +110,8 @@ private:
     void abortWrite();
     void shutDownOutput(bool writeCutShort);
     void closeSocket();
-    // (The host of a connection made by the HTTP layer is its ServerState.)
-    Poller& poller() const noexcept { return static_cast<ServerState&>(host()).poller; }
+    // (The host given to the constructor is a PolledHost.)
+    Poller& poller() const noexcept { return static_cast<PolledHost&>(host()).poller; }
 
     int fd_ = -1;
     IoWant readWants_ = IoWant::Read;   // what the read (or the drain) waits for

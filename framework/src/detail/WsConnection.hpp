@@ -266,6 +266,7 @@ private:
     bool finished_ = false;    // onClose delivered
     bool connected_ = false;   // onConnect delivered
     bool timingMessage_ = false;  // messageStarted_ is set
+    bool discarding_ = false;  // client, close handshake over: reads only for the server's TCP close
     /// While reading is suspended: the input not yet delivered, and the connection itself,
     /// since a stream that does not read may hold no pending operation that keeps it.
     struct Held {

@@ -24,8 +24,9 @@ namespace {
 /// and a FIN, straight on the descriptor.
 class PlainWsConnection final : public PolledWsConnection {
 public:
-    PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> server, UpgradeAction& action)
-        : PolledWsConnection(releaseDescriptor(socket), std::move(strand), std::move(server), action)
+    PlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<PolledHost> host, UpgradeAction& action,
+                      Role role)
+        : PolledWsConnection(releaseDescriptor(socket), std::move(strand), std::move(host), action, role)
     {
     }
 
@@ -137,7 +138,7 @@ public:
     void startWebSocket(std::shared_ptr<ProtocolSwitch> handoff, std::string_view early)
     {
         auto ws = std::make_shared<PlainWsConnection>(stream_.release_socket(), strand_, server_,
-                                                      UpgradeAction::of(*handoff));
+                                                      UpgradeAction::of(*handoff), Role::Server);
         ws->start(early);
     }
 
@@ -146,6 +147,12 @@ private:
 };
 
 }  // namespace
+
+std::shared_ptr<WsConnection> makePlainWsConnection(tcp::socket socket, Strand strand, std::shared_ptr<PolledHost> host,
+                                                    UpgradeAction& action, Role role)
+{
+    return std::make_shared<PlainWsConnection>(std::move(socket), std::move(strand), std::move(host), action, role);
+}
 
 void startPlainConnection(tcp::socket socket, const tcp::endpoint& endpoint, std::shared_ptr<ServerState> server)
 {

@@ -31,11 +31,11 @@ constexpr auto lingerTimeout = std::chrono::seconds(2);
 
 }  // namespace
 
-PolledWsConnection::PolledWsConnection(int fd, Strand strand, std::shared_ptr<ServerState> server,
-                                       UpgradeAction& action)
-    : WsConnection(std::move(strand), server, action), fd_(fd)
+PolledWsConnection::PolledWsConnection(int fd, Strand strand, std::shared_ptr<PolledHost> host,
+                                       UpgradeAction& action, Role role)
+    : WsConnection(std::move(strand), host, action, role), fd_(fd)
 {
-    setFlushGroup(server->strands.groupOf(strand_));
+    setFlushGroup(host->flushGroupFor(strand_));
 }
 
 PolledWsConnection::~PolledWsConnection()

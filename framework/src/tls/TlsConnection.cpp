@@ -284,9 +284,9 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const 
 /// connection holds its SSL object (no record buffers) and its Poller registration.
 class TlsWsConnection final : public PolledWsConnection {
 public:
-    TlsWsConnection(int fd, TlsEngine engine, Strand strand, std::shared_ptr<ServerState> server,
-                    UpgradeAction& action)
-        : PolledWsConnection(fd, std::move(strand), std::move(server), action), engine_(std::move(engine))
+    TlsWsConnection(int fd, TlsEngine engine, Strand strand, std::shared_ptr<PolledHost> host, UpgradeAction& action,
+                    Role role)
+        : PolledWsConnection(fd, std::move(strand), std::move(host), action, role), engine_(std::move(engine))
     {
     }
 
@@ -371,7 +371,7 @@ public:
         // stream_ again.
         const int fd = stream_.releaseSocket();
         auto ws = std::make_shared<TlsWsConnection>(fd, std::move(stream_.engine()), strand_, server_,
-                                                    UpgradeAction::of(*handoff));
+                                                    UpgradeAction::of(*handoff), Role::Server);
         ws->start(early);
     }
 
@@ -408,6 +408,14 @@ private:
 };
 
 }  // namespace
+
+std::shared_ptr<WsConnection> makeTlsWsConnection(TlsStream& stream, Strand strand, std::shared_ptr<PolledHost> host,
+                                                  UpgradeAction& action, Role role)
+{
+    const int fd = stream.releaseSocket();
+    return std::make_shared<TlsWsConnection>(fd, std::move(stream.engine()), std::move(strand), std::move(host),
+                                             action, role);
+}
 
 std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config)
 {

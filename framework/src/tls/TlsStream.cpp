@@ -3,10 +3,12 @@
 
 #include "tls/TlsStream.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <sys/socket.h>
 
@@ -137,6 +139,22 @@ TlsEngine::TlsEngine(int fd, SSL_CTX* context) : ssl_(SSL_new(context))
     BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
     SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by the SSL object
     SSL_set_accept_state(ssl_.get());
+}
+
+bool TlsEngine::connectTo(const std::string& host, bool checkName)
+{
+    SSL* ssl = ssl_.get();
+    SSL_set_connect_state(ssl);
+    boost::system::error_code notAddress;
+    net::ip::make_address(host, notAddress);
+    bool ok = true;
+    if (notAddress && !host.empty()) ok = SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
+    if (ok && checkName) {
+        ok = notAddress ? SSL_set1_host(ssl, host.c_str()) == 1
+                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+    }
+    ERR_clear_error();
+    return ok;
 }
 
 char* TlsEngine::threadChunk()

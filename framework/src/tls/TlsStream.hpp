@@ -33,6 +33,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 namespace wharf::detail {
@@ -62,7 +63,8 @@ private:
     bool expired_ = false;
 };
 
-/// OpenSSL on a non-blocking descriptor, server side. Never closes the descriptor.
+/// OpenSSL on a non-blocking descriptor, server side unless connectTo() makes it the
+/// client. Never closes the descriptor.
 class TlsEngine {
 public:
     /// Plaintext bytes in one TLS record (RFC 8446 5.1): what one write() sends at most.
@@ -70,6 +72,15 @@ public:
 
     /// Throws std::runtime_error when OpenSSL cannot allocate the connection.
     TlsEngine(int fd, SSL_CTX* context);
+
+    /// Makes this the client side, before the handshake: SNI names `host` (not for an IP
+    /// address, RFC 6066 3), and with `checkName` the server's certificate must be for
+    /// `host` (its DNS names, or its IP addresses for an address). The context decides
+    /// whether the certificate is verified at all. False when OpenSSL refuses the name.
+    bool connectTo(const std::string& host, bool checkName);
+    /// After a client handshake: the certificate check's outcome (X509_V_OK or an
+    /// X509_V_ERR_ value).
+    long verifyResult() const noexcept { return SSL_get_verify_result(ssl_.get()); }
 
     IoResult handshake();
     /// Decrypted bytes into `data` (at most one record per call). Call until it asks to

@@ -10,9 +10,6 @@
 
 namespace wharf::detail {
 
-namespace {
-
-/// Whether `token` is among the comma-separated tokens of every value of a header (RFC 9110 5.6.1).
 bool hasToken(const Headers& headers, std::string_view name, std::string_view token)
 {
     bool found = false;
@@ -20,6 +17,8 @@ bool hasToken(const Headers& headers, std::string_view name, std::string_view to
         forEachListElement(value, [&](std::string_view t) { found = found || iequals(t, token); });
     return found;
 }
+
+namespace {
 
 /// RFC 6455 4.2.1: a base64-encoded 16-byte value is 24 characters ending in "==".
 bool isValidKey(std::string_view key)

@@ -25,6 +25,10 @@ struct HandshakeRefusal {
 /// Whether `request` asks for a WebSocket ("Upgrade: websocket"), valid or not.
 bool asksForWebSocket(const Request& request);
 
+/// Whether `token` is among the comma-separated tokens of the values of a header (RFC 9110
+/// 5.6.1), compared case-insensitively: "Connection: keep-alive, Upgrade" has "upgrade".
+bool hasToken(const Headers& headers, std::string_view name, std::string_view token);
+
 /// Checks the client's opening handshake (RFC 6455 4.2.1): GET, HTTP/1.1 or later,
 /// "Upgrade: websocket", "Connection: Upgrade", one valid Sec-WebSocket-Key and
 /// Sec-WebSocket-Version 13.

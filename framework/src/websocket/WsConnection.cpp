@@ -234,7 +234,20 @@ void WsConnection::apply(CloseState::Actions actions)
         closeDeadline_ = Clock::now() + policy_->closeTimeout;
         armTimer();
     }
-    if (!close_.parsing()) readStopped_ = true;  // nothing after a close frame or a failure is read
+    if (close_.phase() == CloseState::Phase::AwaitingTcpClose && !discarding_) {
+        // A client reads on only to see the server's TCP close (RFC 6455 7.1.1), dropping
+        // what comes; from outside a read, it looks at the socket now: its FIN may have
+        // arrived while reading was stopped, and no readiness edge would announce it again.
+        discarding_ = true;
+        if (readStopped_) {
+            readStopped_ = false;
+            net::post(strand_, [self = shared_from_this()] {
+                if (!self->finished_) self->doRead();
+            });
+        }
+    } else if (!close_.parsing()) {
+        readStopped_ = true;  // nothing after a close frame or a failure is read
+    }
     if (!close_.deliversData()) in_.discardData();
     if (actions.finish) teardown();
 }
@@ -449,6 +462,7 @@ bool WsConnection::onBytes(char* data, std::size_t size)
 {
     FlushScope scope(this);
     lastActivity_ = Clock::now();
+    if (discarding_) return !readStopped_;
     char* p = data;
     if (held_ && !held_->bytes.empty()) {
         // Suspended before: what came first is delivered first.
@@ -465,7 +479,7 @@ bool WsConnection::onBytes(char* data, std::size_t size)
 
 void WsConnection::receive(char*& p, char* const end)
 {
-    while (!readStopped_) {
+    while (!readStopped_ && !discarding_) {
         if (suspended_.load(std::memory_order_acquire)) {
             readStopped_ = true;  // until resume(); the rest of this input is held
             hold(p, p);
