@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages wharf needs to build (and, with --tests, to run its
-# browser end-to-end test). Installs only what is missing; does nothing when all is there.
+# browser end-to-end test and the interop tests with Python's websockets). Installs only
+# what is missing; does nothing when all is there.
 #
 #   scripts/install-deps.sh            build dependencies
-#   scripts/install-deps.sh --tests    also node, npm and chromium for tests/e2e, and the
+#   scripts/install-deps.sh --tests    also node, npm and chromium for tests/e2e,
+#                                      python3-websockets for tests/interop, and the
 #                                      Prometheus text parser the metrics test reads /metrics with
 #
 # Not root and something missing: prints the one `sudo apt-get install ...` line to run
@@ -27,7 +29,7 @@ done
 packages=(libboost1.81-dev libfmt-dev doctest-dev libssl-dev zlib1g-dev libcli11-dev
           cmake g++ make pkg-config)
 if [[ $withTests == 1 ]]; then
-    packages+=(nodejs npm chromium python3-prometheus-client)
+    packages+=(nodejs npm chromium python3 python3-websockets python3-prometheus-client)
 fi
 
 # True when the package (or what it stands for) is already present.

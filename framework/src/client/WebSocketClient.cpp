@@ -293,6 +293,13 @@ private:
         Headers headers;
         for (const auto& field : response) headers.add(std::string(field.name_string()), std::string(field.value()));
         auto check = detail::checkUpgradeResponse(response.result_int(), headers, offer_);
+        // A protocol switch exists from HTTP/1.1 on (RFC 9110 7.8): a 101 in HTTP/1.0 is no
+        // WebSocket handshake, whatever its headers say.
+        if (check.error == Errc{} && response.version() < 11) {
+            check.error = Errc::BadHandshakeResponse;
+            check.reason = "the server answered 101 in HTTP/1.0; a protocol switch needs HTTP/1.1";
+            check.deflate.reset();
+        }
         if (check.error != Errc{}) {
             ConnectFailure f = failure(check.error, fmt::format("ws{}://{}{}: {}", uri_.secure ? "s" : "",
                                                                 detail::hostHeader(uri_), uri_.target, check.reason));
