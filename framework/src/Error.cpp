@@ -24,6 +24,7 @@ public:
         case Errc::CloseTimeout: return "the peer did not answer the close frame in time";
         case Errc::MessageTimeout: return "the message was not complete within the message timeout";
         case Errc::MemoryBudgetExceeded: return "the server's WebSocket memory budget was exceeded";
+        case Errc::PongTimeout: return "the peer did not answer a keep-alive ping in time";
         }
         return "unknown wharf error";
     }

@@ -20,6 +20,7 @@ enum class Errc {
     CloseTimeout = 10,      ///< the peer did not answer our close frame in time
     MessageTimeout = 11,    ///< a message was not complete within the message timeout (closed with 1008)
     MemoryBudgetExceeded = 12,  ///< the server-wide send or receive budget was exceeded and this session held the most (closed with 1008 or 1009)
+    PongTimeout = 13,       ///< nothing came back within the pong timeout after a keep-alive ping; the TCP connection was dropped (onClose 1006)
 };
 
 const std::error_category& errorCategory() noexcept;

@@ -121,6 +121,9 @@ public:
     std::shared_ptr<const UpgradeRequest> upgradeRequest() const;
     /// Replaces this session's idle timeout (zero disables it).
     void setIdleTimeout(std::chrono::milliseconds timeout) const;
+    /// Replaces this session's keep-alive ping interval (zero: no pings); the pong timeout
+    /// stays the factory's (WebSocketServletFactory::setPingInterval).
+    void setPingInterval(std::chrono::milliseconds interval) const;
     /// Bytes queued but not yet written to the socket.
     std::size_t bufferedAmount() const noexcept;
     /// Stops reading the peer's messages: once suspend() returns on the session's own

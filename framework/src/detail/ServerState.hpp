@@ -7,6 +7,7 @@
 #include <wharf/Server.hpp>
 
 #include "detail/Poller.hpp"
+#include "http/ConnectionLimiter.hpp"
 #include "websocket/SessionHost.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -49,7 +52,25 @@ struct ServerState : SessionHost {
     Poller poller;  // WebSocket connections' readiness
     StrandPool strands;
 
+    ConnectionLimiter connections;
+    std::size_t maxSessions = 0;    // ConnectionLimits::maxSessions (0: no bound)
+    std::string retryAfter;         // its Retry-After, in seconds
+    std::atomic<std::size_t> upgrading{0};  // upgrades admitted, their session not started yet
+
     ServerState(boost::asio::io_context& io, unsigned threads) : SessionHost(io), poller(io, threads), strands(io, threads) {}
+
+    void connectionEnded(std::string_view remote) noexcept override { connections.closed(remote); }
+
+    /// Reserves a session for an upgrade request (released by endUpgrade once its session
+    /// has started or the upgrade did not happen); false at ConnectionLimits::maxSessions.
+    bool beginUpgrade()
+    {
+        const std::size_t before = upgrading.fetch_add(1);
+        if (!maxSessions || webSocketCount.load() + before < maxSessions) return true;
+        upgrading.fetch_sub(1);
+        return false;
+    }
+    void endUpgrade() noexcept { upgrading.fetch_sub(1); }
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {

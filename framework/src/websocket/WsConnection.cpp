@@ -75,6 +75,7 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<SessionHost> server, U
       pingPong_(dynamic_cast<WebSocketPingPongListener*>(listener_.get())),
       id_(++nextConnectionId),
       idleTimeout_(policy_->idleTimeout),
+      pingInterval_(policy_->pingInterval),
       writer_(role),
       in_(role, limitsOf(*policy_), deflate_.get(), partial_ != nullptr),
       close_(role)
@@ -83,7 +84,11 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<SessionHost> server, U
     deadline_.owner = this;
 }
 
-WsConnection::~WsConnection() { server_->deadlines.unlink(deadline_); }
+WsConnection::~WsConnection()
+{
+    server_->deadlines.unlink(deadline_);
+    server_->connectionEnded(request_ ? std::string_view(request_->remoteAddress()) : std::string_view());
+}
 
 // ---------------------------------------------------------------------------------------
 // Listener calls
@@ -130,7 +135,7 @@ void WsConnection::start(std::string_view early)
 {
     FlushScope scope(this);
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
-    lastActivity_ = Clock::now();
+    lastActivity_ = lastReceived_ = Clock::now();
     log::debug("ws {} {}: open {}", id_, request_->remoteAddress(), request_->path());
     server_->deadlines.link(deadline_);
     armTimer();
@@ -263,6 +268,15 @@ void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
     });
 }
 
+void WsConnection::setPingInterval(std::chrono::milliseconds interval)
+{
+    net::post(strand_, [self = shared_from_this(), interval] {
+        if (self->finished_) return;
+        self->pingInterval_ = interval;
+        self->armTimer();
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // Flow control
 
@@ -319,6 +333,8 @@ void WsConnection::armTimer()
         if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
         if (timingMessage_ && policy_->messageTimeout.count() > 0)
             deadline = std::min(deadline, messageStarted_ + policy_->messageTimeout);
+        if (pingSent_ != Clock::time_point::max()) deadline = std::min(deadline, pingSent_ + policy_->pongTimeout);
+        else if (pingInterval_.count() > 0) deadline = std::min(deadline, lastReceived_ + pingInterval_);
     }
     if (deadline == Clock::time_point::max()) DeadlineWheel::clear(deadline_);
     else DeadlineWheel::set(deadline_, deadline);
@@ -366,6 +382,15 @@ void WsConnection::onTimer()
             apply(actions);
             return;
         }
+    } else if (pingSent_ != Clock::time_point::max() && now >= pingSent_ + policy_->pongTimeout) {
+        // RFC 6455 7.1.7: a peer that cannot answer a ping cannot answer a close frame either,
+        // so the connection is failed without one (1006 is for onClose only, 7.4.1).
+        log::debug("ws {} {}: no answer to a ping within {} ms, dropping", id_, request_->remoteAddress(),
+                   policy_->pongTimeout.count());
+        reportError(make_error_code(Errc::PongTimeout),
+                    fmt::format("no answer to a keep-alive ping within {} ms", policy_->pongTimeout.count()));
+        apply(close_.abort(CloseStatus::Abnormal, "pong timeout"));
+        return;
     } else if (idleTimeout_.count() > 0 && now >= lastActivity_ + idleTimeout_) {
         log::debug("ws {} {}: idle for {} ms, closing", id_, request_->remoteAddress(), idleTimeout_.count());
         closeToSends();
@@ -379,8 +404,24 @@ void WsConnection::onTimer()
                              fmt::format("message not complete within {} ms", policy_->messageTimeout.count())});
         flush();
         return;
+    } else if (pingSent_ == Clock::time_point::max() && pingInterval_.count() > 0 &&
+               now >= lastReceived_ + pingInterval_) {
+        sendKeepAlivePing();
     }
     armTimer();
+}
+
+void WsConnection::sendKeepAlivePing()
+{
+    {
+        std::lock_guard lock(outMutex_);
+        if (outClosed_) return;
+        const std::size_t before = outBytes_;
+        queueFrame(Opcode::Ping, {});
+        keepAliveQueued_ += outBytes_ - before;
+    }
+    pingSent_ = Clock::now();
+    flush();  // (on the strand: onTimer)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -403,7 +444,10 @@ void WsConnection::onReadError(const boost::system::error_code& ec)
 bool WsConnection::onBytes(char* data, std::size_t size)
 {
     FlushScope scope(this);
-    lastActivity_ = Clock::now();
+    // Anything at all answers a keep-alive ping; what counts for the idle timeout is
+    // decided per frame (deliver, receive).
+    lastReceived_ = Clock::now();
+    pingSent_ = Clock::time_point::max();
     char* p = data;
     if (held_ && !held_->bytes.empty()) {
         // Suspended before: what came first is delivered first.
@@ -432,9 +476,10 @@ void WsConnection::receive(char*& p, char* const end)
     }
     // The message timeout runs from the read that began a message to its end.
     if (in_.inMessage()) {
+        lastActivity_ = lastReceived_;  // a message on its way, in however many reads
         if (!timingMessage_ && policy_->messageTimeout.count() > 0) {
             timingMessage_ = true;
-            messageStarted_ = lastActivity_;
+            messageStarted_ = lastReceived_;
             // One deadline per connection: bring it forward if this one is sooner.
             const auto due = messageStarted_ + policy_->messageTimeout;
             if (deadline_.due.load(std::memory_order_relaxed) > due.time_since_epoch().count())
@@ -449,6 +494,7 @@ void WsConnection::receive(char*& p, char* const end)
 void WsConnection::deliver(MessageAssembler::Event event)
 {
     using Event = MessageAssembler::Event;
+    if (event != Event::Pong || policy_->resetIdleTimeoutOnPong) lastActivity_ = lastReceived_;
     switch (event) {
     case Event::Text:
         if (partial_) callListener([&] { partial_->onTextFragment(in_.data(), in_.last()); });
@@ -648,7 +694,7 @@ void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
     const std::size_t headerSize = writer_.writeHeader(header, opcode, payload.size(), true, false, unused);
     const net::const_buffer parts[3] = {net::buffer(outBuf_), net::buffer(header, headerSize), net::buffer(payload)};
     std::size_t written = doTryWrite(parts);
-    if (written > 0) lastActivity_ = Clock::now();
+    if (written > 0 && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
     // Keep what the socket did not take, in order.
     const std::size_t fromQueue = std::min(written, outBuf_.size());
     outBuf_.erase(0, fromQueue);
@@ -694,7 +740,9 @@ void WsConnection::flush()
                 b.close = outCloseQueued_;
                 outCloseQueued_ = false;
                 b.bytes = outBytes_;
+                b.traffic = outBytes_ > keepAliveQueued_;
                 outBytes_ = 0;
+                keepAliveQueued_ = 0;
             }
         }
         if (empty) {
@@ -714,7 +762,7 @@ void WsConnection::flush()
             if (!completeWrite({})) return;
             continue;
         }
-        if (written > 0) lastActivity_ = Clock::now();
+        if (written > 0 && batch().traffic && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
         {
             std::lock_guard lock(outMutex_);
             drainWanted_ = true;  // the peer does not keep up: a producer may want to know
@@ -878,6 +926,7 @@ std::vector<SendCallback> WsConnection::discardQueue()
     callbacks.swap(outCallbacks_);
     accountQueued(-static_cast<std::ptrdiff_t>(outBytes_));
     outBytes_ = 0;
+    keepAliveQueued_ = 0;
     std::string().swap(outBuf_);
     std::vector<Segment>().swap(outSegments_);
     outCloseQueued_ = false;
@@ -922,7 +971,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     writing_ = false;
     accountQueued(-static_cast<std::ptrdiff_t>(b.bytes));
     b.bytes = 0;
-    lastActivity_ = Clock::now();
+    if (b.traffic && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
     const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
     completeSends(b.callbacks, result);
     b.callbacks.clear();
