@@ -9,7 +9,7 @@ using namespace wharf::test;
 
 TEST_SUITE("http") {
 
-TEST_CASE("addGet answers GET and HEAD from a lambda, 405 otherwise; addHandler takes every method")
+TEST_CASE("addGet answers GET and HEAD from a lambda, 405 otherwise, and addHandler takes every method")
 {
     TestServer server([](ServletContextHandler& context) {
         context.addGet("/hello/{name}", [](const Request& request, Response& response) {

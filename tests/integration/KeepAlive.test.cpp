@@ -84,7 +84,7 @@ TEST_CASE("a peer that does not answer the keep-alive ping is dropped: onError(P
     CHECK(e.errors[0].code == make_error_code(Errc::PongTimeout));
 }
 
-TEST_CASE("a peer that answers the pings stays open; its pongs do not count for the idle timeout")
+TEST_CASE("a peer that answers the pings stays open, and its pongs do not count for the idle timeout")
 {
     Recorders recorders;
     auto s = pingingServer(recorders, 1500ms);

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 TEST_SUITE("lifecycle") {
 
-TEST_CASE("onStarted runs once listening; onStopping runs before the 1001, and its sends go out first")
+TEST_CASE("onStarted runs once listening, onStopping before the 1001, and its sends go out first")
 {
     Recorders recorders;
     std::mutex m;

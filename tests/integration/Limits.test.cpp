@@ -114,7 +114,7 @@ TEST_CASE("over maxSessions an upgrade gets 503 with Retry-After, and open sessi
     CHECK(RawClient(server.port()).handshake("/ws").status == 101);
 }
 
-TEST_CASE("at maxConnections accepting pauses, logged once; a waiting connection is served when one closes")
+TEST_CASE("at maxConnections accepting pauses, logged once, and a waiting connection is served when one closes")
 {
     LogCapture log(log::Level::Info);
     ConnectionLimits limits;

@@ -35,7 +35,7 @@ int status(const TestServer& server, const std::string& origin)
 
 TEST_SUITE("origins") {
 
-TEST_CASE("scheme and host compare without regard to case; a missing port is the scheme's default")
+TEST_CASE("scheme and host compare without regard to case, and a missing port is the scheme's default")
 {
     auto server = originServer({"https://Chat.Example.com"});
     CHECK(status(server, "https://chat.example.com") == 101);
@@ -67,7 +67,7 @@ TEST_CASE("*.example.com is any subdomain, not example.com itself")
     CHECK(status(server, "https://a.example.com.evil.test") == 403);
 }
 
-TEST_CASE("requests without an Origin are refused unless allowed; null only by the pattern \"null\"")
+TEST_CASE("requests without an Origin are refused unless allowed, and null only by the pattern null")
 {
     auto strict = originServer({"https://chat.example.com"});
     const auto refused = RawClient(strict.port()).handshake("/ws");

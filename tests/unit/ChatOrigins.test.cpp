@@ -30,7 +30,7 @@ TEST_CASE("a named --host joins the list")
     CHECK(allowedOrigins(Listen{"127.0.0.1", 9000, std::nullopt}, {}).size() == 3);  // no duplicate
 }
 
-TEST_CASE("port 0 allows its own pages on any port; --allow-origin ones are added")
+TEST_CASE("port 0 allows its own pages on any port, and --allow-origin ones are added")
 {
     CHECK(allowedOrigins(Listen{"127.0.0.1", 0, std::nullopt}, {"https://chat.example.com"}) ==
           Origins{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://chat.example.com"});
