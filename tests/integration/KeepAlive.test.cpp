@@ -120,6 +120,23 @@ TEST_CASE("Session::setPingInterval turns pings on for one session")
     CHECK_FALSE(quiet.readFrame(300ms));  // the factory's default: no pings
 }
 
+TEST_CASE("a suspended session is not pinged, so it is not dropped for answers it would not read")
+{
+    Recorders recorders;
+    auto s = pingingServer(recorders, 30s);
+    RawClient client(s->port());
+    REQUIRE(client.handshake("/rec").status == 101);
+    auto rec = recorders.at(0);
+    REQUIRE(rec->waitFor([](const auto& e) { return e.connected; }));
+    rec->session().suspend();
+    CHECK_FALSE(client.readFrame(1000ms));  // no ping in five intervals ...
+    CHECK(rec->snapshot().closeCount == 0);  // ... and no drop
+    rec->session().resume();
+    const auto ping = client.readFrame(3s);
+    REQUIRE(ping);
+    CHECK(ping->opcode == pingOpcode);
+}
+
 TEST_CASE("setResetIdleTimeoutOnSend(false): a client that only receives is closed by the idle timeout")
 {
     for (const bool resetOnSend : {false, true}) {

@@ -130,7 +130,8 @@ public:
     /// thread (from a callback), no onText/onBinary/onPing/onPong follows until resume();
     /// from another thread, at most the messages of the read in progress still arrive.
     /// The peer's data waits in its socket (TCP flow control reaches the peer); the idle
-    /// timeout still runs. Timers, sends and onClose go on as usual.
+    /// timeout still runs, keep-alive pings pause (their answer would not be read).
+    /// Timers, sends and onClose go on as usual.
     void suspend() const;
     /// Reading goes on, starting with whatever arrived meanwhile. Any thread.
     void resume() const;

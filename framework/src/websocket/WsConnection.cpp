@@ -294,6 +294,9 @@ void WsConnection::resume()
         if (self->finished_ || self->suspended_.load(std::memory_order_acquire) || !self->close_.parsing()) return;
         FlushScope scope(self.get());
         self->readStopped_ = false;
+        // A ping sent before the suspension gets its full pong timeout from now on.
+        if (self->pingSent_ != Clock::time_point::max()) self->pingSent_ = Clock::now();
+        self->armTimer();
         const bool more = self->releaseHeld();
         self->flush();
         if (more && !self->readStopped_) self->doRead();
@@ -333,8 +336,11 @@ void WsConnection::armTimer()
         if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
         if (timingMessage_ && policy_->messageTimeout.count() > 0)
             deadline = std::min(deadline, messageStarted_ + policy_->messageTimeout);
-        if (pingSent_ != Clock::time_point::max()) deadline = std::min(deadline, pingSent_ + policy_->pongTimeout);
-        else if (pingInterval_.count() > 0) deadline = std::min(deadline, lastReceived_ + pingInterval_);
+        // Keep-alive only while reading: a suspended session would not see the answer.
+        if (!suspended_.load(std::memory_order_acquire)) {
+            if (pingSent_ != Clock::time_point::max()) deadline = std::min(deadline, pingSent_ + policy_->pongTimeout);
+            else if (pingInterval_.count() > 0) deadline = std::min(deadline, lastReceived_ + pingInterval_);
+        }
     }
     if (deadline == Clock::time_point::max()) DeadlineWheel::clear(deadline_);
     else DeadlineWheel::set(deadline_, deadline);
@@ -373,6 +379,7 @@ void WsConnection::onTimer()
     }
     FlushScope scope(this);
     const auto now = Clock::now();
+    const bool reading = !suspended_.load(std::memory_order_acquire);
     if (!close_.canSend()) {
         if (now >= closeDeadline_) {
             const auto actions = close_.timeout();
@@ -382,9 +389,11 @@ void WsConnection::onTimer()
             apply(actions);
             return;
         }
-    } else if (pingSent_ != Clock::time_point::max() && now >= pingSent_ + policy_->pongTimeout) {
-        // RFC 6455 7.1.7: a peer that cannot answer a ping cannot answer a close frame either,
-        // so the connection is failed without one (1006 is for onClose only, 7.4.1).
+    } else if (reading && pingSent_ != Clock::time_point::max() && now >= pingSent_ + policy_->pongTimeout) {
+        // The peer is taken for dead: a close frame would only wait the close timeout for an
+        // answer that cannot come, so the TCP connection is dropped, and onClose gets 1006,
+        // the code for a connection that ended without a close frame (RFC 6455 7.1.5; never
+        // sent on the wire, 7.4.1).
         log::debug("ws {} {}: no answer to a ping within {} ms, dropping", id_, request_->remoteAddress(),
                    policy_->pongTimeout.count());
         reportError(make_error_code(Errc::PongTimeout),
@@ -404,7 +413,7 @@ void WsConnection::onTimer()
                              fmt::format("message not complete within {} ms", policy_->messageTimeout.count())});
         flush();
         return;
-    } else if (pingSent_ == Clock::time_point::max() && pingInterval_.count() > 0 &&
+    } else if (reading && pingSent_ == Clock::time_point::max() && pingInterval_.count() > 0 &&
                now >= lastReceived_ + pingInterval_) {
         sendKeepAlivePing();
     }
