@@ -42,6 +42,7 @@ public:
         case Errc::UnexpectedSubprotocol: return "the server chose a subprotocol that was not offered";
         case Errc::UnexpectedExtension: return "the server chose an extension that was not offered";
         case Errc::ClientStopped: return "the WebSocket client is stopped";
+        case Errc::PongTimeout: return "the peer did not answer a keep-alive ping in time";
         }
         return "unknown wharf error";
     }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <string>
 
@@ -127,9 +128,14 @@ void vlog(Level l, fmt::string_view format, fmt::format_args args)
         currentSink(l, text);
         return;
     }
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
-    fmt::print(stderr, "{}.{:03} wharf {:5} {}\n", now / 1000, now % 1000, levelName(l), text);
+    // ISO 8601 in UTC with milliseconds: readable, sortable, and the same on every host.
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    fmt::print(stderr, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z wharf {:5} {}\n", utc.tm_year + 1900, utc.tm_mon + 1,
+               utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms, levelName(l), text);
 }
 
 }  // namespace log

@@ -1,12 +1,11 @@
 #pragma once
-// Which web pages may open the chat's WebSocket: the Origin values of the chat's own pages
+// Which web pages may open the chat's WebSocket: the origins of the chat's own pages
 // (cross-site WebSocket hijacking: without this check any site a visitor opens could read
 // and post in the chat through the visitor's browser).
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace chat {
@@ -18,16 +17,10 @@ struct Listen {
     std::optional<std::uint16_t> httpsPort; ///< the TLS connector's port; nullopt: none
 };
 
-/// The Origin values (RFC 6454 serialisation) a browser sends from the chat's own page:
+/// Origin patterns (WebSocketServletFactory::setAllowedOrigins) of the chat's own pages:
 /// http://localhost:PORT, http://127.0.0.1:PORT, http://[::1]:PORT and http://HOST:PORT
-/// when --host names one host, https://... for the TLS port, without the port when it is
-/// the scheme's default. A port of 0 contributes nothing: it is not known before the
-/// server starts. Then `extra` (--allow-origin), and "" (no Origin at all, which only
-/// non-browser clients send: RFC 6455 4.1 has browsers always send one).
+/// when --host names one host, https://... for the TLS port; a port of 0, picked only at
+/// start, is any port (`*`). Then `extra` (--allow-origin) as given.
 std::vector<std::string> allowedOrigins(const Listen& listen, const std::vector<std::string>& extra);
-
-/// `origin` as a browser sends it ("https://Chat.Example.com/" -> "https://chat.example.com"),
-/// or nullopt when it is not "http://host[:port]" or "https://host[:port]".
-std::optional<std::string> normalizeOrigin(std::string_view origin);
 
 }  // namespace chat

@@ -3,6 +3,7 @@
 //   wharf-chat [--port 8080] [--host 0.0.0.0] [--threads 0] [--idle-timeout 1800] [--public DIR]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
 //              [--allow-origin https://chat.example.com ...] [--metrics]
+//              [--max-connections 0] [--max-sessions 0] [--ping-interval 0]
 //
 // Serves the chat page at "/" and the chat's WebSocket at "/chat" (the lobby) and
 // "/chat/ROOM" (any other room; the page opens it for "/?room=ROOM"); with --metrics also
@@ -14,6 +15,8 @@
 
 #include "ChatEndPoint.hpp"
 #include "Origins.hpp"
+
+#include "../common/Limits.hpp"
 
 #include <wharf/wharf.hpp>
 
@@ -69,9 +72,7 @@ int main(int argc, char** argv)
     unsigned threads = 0;
     long idleTimeoutSeconds = 1800;
     fs::path publicDir;
-    app.add_option("--port", port,
-                   "TCP port to listen on (0 picks a free one; its pages' origin is then not known "
-                   "in advance, so browsers need --allow-origin)")
+    app.add_option("--port", port, "TCP port to listen on (0 picks a free one)")
         ->capture_default_str()->check(CLI::Range(0, 65535));
     app.add_option("--host", host, "address to bind (0.0.0.0: all IPv4, ::: all IPv6)")->capture_default_str();
     app.add_option("--threads", threads, "server threads (0: one per hardware thread)")->capture_default_str();
@@ -93,21 +94,15 @@ int main(int argc, char** argv)
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
     std::vector<std::string> extraOrigins;
     app.add_option("--allow-origin", extraOrigins,
-                   "a web page origin (scheme://host[:port]) that may open the chat besides the chat's own "
+                   "a web page origin (scheme://host[:port]; port * and host *.domain match any) that may open "
+                   "the chat besides the chat's own "
                    "pages on localhost, 127.0.0.1, [::1] and --host; repeat for more")
         ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     bool metrics = false;
     app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
+    samples::LimitOptions limitOptions;
+    limitOptions.addTo(app);
     CLI11_PARSE(app, argc, argv);
-    for (auto& origin : extraOrigins) {
-        const auto normalized = chat::normalizeOrigin(origin);
-        if (!normalized) {
-            fmt::print(stderr, "wharf-chat: --allow-origin {}: expected scheme://host[:port], as "
-                       "https://chat.example.com\n", origin);
-            return 1;
-        }
-        origin = *normalized;
-    }
 
     if (publicDir.empty()) publicDir = defaultPublicDir();
     std::error_code ec;
@@ -118,7 +113,7 @@ int main(int argc, char** argv)
     }
 
     // The WebSocket's policy is fixed when its mapping is added, before start(): a port of
-    // 0 adds no origins (see --port).
+    // 0 allows the chat's pages on any port.
     chat::Listen listen{host, std::nullopt, std::nullopt};
     if (!noPlain) listen.httpPort = static_cast<std::uint16_t>(port);
     if (!tlsCert.empty()) listen.httpsPort = static_cast<std::uint16_t>(tlsPort);
@@ -139,13 +134,16 @@ int main(int argc, char** argv)
         }
         server.setThreads(threads);
         server.setStopAtShutdown(true);
+        limitOptions.applyTo(server);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);
         // Rooms: /chat is the lobby, /chat/NAME the room NAME; each room is a topic.
-        context->addWebSocket("/chat/*", [&server, &origins, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
+        context->addWebSocket("/chat/*", [&server, &origins, &limitOptions, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
             factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
-            factory.setAllowedOrigins(origins);  // any other Origin gets 403
+            factory.setAllowedOrigins(origins);  // any other Origin gets 403 (a bad --allow-origin throws)
+            factory.setAllowMissingOrigin(true);  // clients that are not browsers
+            limitOptions.applyTo(factory);
             auto enter = [&server](const wharf::UpgradeRequest& request,
                                    wharf::UpgradeResponse& response) -> std::shared_ptr<wharf::WebSocketListener> {
                 auto topic = chat::roomTopic(request.pathParameter("room").value_or(""));
@@ -172,13 +170,7 @@ int main(int argc, char** argv)
     if (!noPlain) fmt::print("wharf-chat: open http://{}:{}/ in your browser\n", browserHost(host), server.port());
     if (!tlsCert.empty())
         fmt::print("wharf-chat: open https://{}:{}/ in your browser\n", browserHost(host), server.port(noPlain ? 0 : 1));
-    std::string pages;
-    for (const auto& origin : origins)
-        if (!origin.empty()) pages += (pages.empty() ? "" : ", ") + origin;
-    fmt::print("wharf-chat: the chat's WebSocket takes pages from {}\n", pages.empty() ? "nowhere" : pages);
-    if ((!noPlain && port == 0) || (!tlsCert.empty() && tlsPort == 0))
-        fmt::print("wharf-chat: note: the port was picked at start, so browsers are refused unless their "
-                   "page's origin was given with --allow-origin\n");
+    fmt::print("wharf-chat: the chat's WebSocket takes pages from {}\n", fmt::join(origins, ", "));
     fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
     std::fflush(stdout);
 

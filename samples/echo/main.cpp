@@ -4,11 +4,13 @@
 //   wharf-echo [--port 9001] [--host 0.0.0.0] [--threads 0] [--idle-timeout 60]
 //              [--max-message-size 1048576] [--no-deflate]
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 9443] [--no-plain]]
-//              [--metrics]
+//              [--metrics] [--max-connections 0] [--max-sessions 0] [--ping-interval 0]
 //
 // Any path under /echo works (ws://localhost:9001/echo, /echo/anything). --metrics adds
 // /metrics (Prometheus) and /health (docs/operations.md).
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
+
+#include "../common/Limits.hpp"
 
 #include <wharf/wharf.hpp>
 
@@ -110,6 +112,8 @@ int main(int argc, char** argv)
     app.add_flag("--no-plain", noPlain, "serve only TLS (needs --tls-cert)")->needs(certOption);
     bool metrics = false;
     app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
+    samples::LimitOptions limitOptions;
+    limitOptions.addTo(app);
     CLI11_PARSE(app, argc, argv);
 
     wharf::Server server;
@@ -127,6 +131,7 @@ int main(int argc, char** argv)
         }
         server.setThreads(threads);
         server.setStopAtShutdown(true);
+        limitOptions.applyTo(server);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addWebSocket("/echo/*", [&](wharf::WebSocketServletFactory& factory) {
@@ -136,6 +141,7 @@ int main(int argc, char** argv)
             // big messages back to back is not refused while it is still reading.
             factory.setMaxSendQueueSize(std::max(wharf::defaults::maxSendQueueSize, 2 * maxMessageSize));
             factory.setPermessageDeflate(!noDeflate);
+            limitOptions.applyTo(factory);
             factory.addMapping<EchoListener>("/", maxMessageSize);
         });
         if (metrics) {

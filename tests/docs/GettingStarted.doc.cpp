@@ -84,6 +84,17 @@ public:
 };
 //]
 
+//[lambda
+// A small endpoint needs no servlet class.
+void addVersionEndpoint(wharf::ServletContextHandler& context)
+{
+    context.addGet("/version", [](const wharf::Request&, wharf::Response& response) {
+        response.setContentType("text/plain");
+        response.setBody("1.0\n");
+    });
+}
+//]
+
 //[creator
 // The creator sees the upgrade request and may pick a subprotocol or refuse.
 std::shared_ptr<wharf::WebSocketListener> createEndPoint(const wharf::UpgradeRequest& request,

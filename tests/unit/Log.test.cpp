@@ -2,8 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <regex>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace wharf;
 
@@ -60,6 +64,30 @@ TEST_CASE("plain lines reach the sink unchanged")
     log::info("http {} {}: handler threw: {}", "GET", "/a b\\c", 42);
     REQUIRE(sink.lines.size() == 1);
     CHECK(sink.lines[0] == "http GET /a b\\c: handler threw: 42");
+}
+
+TEST_CASE("the default sink starts each line with an ISO 8601 UTC timestamp with milliseconds")
+{
+    log::setSink({});
+    const auto saved = log::level();
+    log::setLevel(log::Level::Info);
+    // stderr into a temporary file for one line.
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file);
+    std::fflush(stderr);
+    const int original = dup(fileno(stderr));
+    dup2(fileno(file), fileno(stderr));
+    log::info("server {} started", 1);
+    std::fflush(stderr);
+    dup2(original, fileno(stderr));
+    close(original);
+    log::setLevel(saved);
+    std::rewind(file);
+    char line[256] = {};
+    REQUIRE(std::fgets(line, sizeof line, file));
+    std::fclose(file);
+    CAPTURE(line);
+    CHECK(std::regex_match(line, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z wharf INFO  server 1 started\n)")));
 }
 
 }  // TEST_SUITE

@@ -42,6 +42,28 @@ inline constexpr std::size_t maxBodySize = 1024 * 1024;
 inline constexpr std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
 // ... and an idle keep-alive connection is closed after this long (Jetty's idleTimeout).
 inline constexpr std::chrono::milliseconds keepAliveTimeout{std::chrono::seconds(30)};
+// Connections per server: no bound. The process's descriptor limit (ulimit -n) is the
+// bound that always exists, and the acceptor already backs off when it is reached; a
+// lower number is a capacity decision only the operator can make (Jetty's
+// ConnectionLimit is opt-in too).
+inline constexpr std::size_t maxConnections = 0;
+// WebSocket sessions per server: no bound, for the same reason.
+inline constexpr std::size_t maxSessions = 0;
+// Connections from one remote address: no bound. Many users share one address behind a
+// NAT or a proxy, so any default would refuse some of them.
+inline constexpr std::size_t maxConnectionsPerAddress = 0;
+// Retry-After of the 503 an upgrade gets over maxSessions: long enough that a reconnect
+// loop does not hammer a full server, short enough to fill a slot soon after it frees.
+inline constexpr std::chrono::seconds retryAfter{5};
+
+// Keep-alive pings: off. The idle timeout (30 s) already closes a peer that went silent,
+// and pings only matter to an application that lengthens or disables it.
+inline constexpr std::chrono::milliseconds pingInterval{0};
+// A peer that does not answer a keep-alive ping (with a pong or anything else) within
+// this long is taken for dead: longer than a mobile link's worst round trip, shorter than
+// the 30 s after which load balancers typically drop an idle TCP connection.
+inline constexpr std::chrono::milliseconds pongTimeout{std::chrono::seconds(10)};
+
 // Server::stop(): how long open sessions may drain queued messages after the 1001 close.
 inline constexpr std::chrono::milliseconds stopTimeout{std::chrono::seconds(5)};
 

@@ -39,6 +39,7 @@ enum class Errc {
     UnexpectedSubprotocol = 28, ///< a 101 naming a subprotocol we did not offer
     UnexpectedExtension = 29,   ///< a 101 naming an extension (or parameters) we did not offer
     ClientStopped = 30,         ///< the WebSocketClient is not started, or stop() ended the attempt
+    PongTimeout = 31,       ///< nothing came back within the pong timeout after a keep-alive ping; the TCP connection was dropped (onClose 1006)
 };
 
 const std::error_category& errorCategory() noexcept;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,12 @@ struct ServerConnector {
     std::string host = "0.0.0.0";      ///< address to bind ("::" for all IPv6, "127.0.0.1", ...)
     std::uint16_t port = 8080;         ///< 0 picks a free port; read it with Server::port()
     std::optional<SslConfig> ssl = std::nullopt;  ///< set for a TLS (https/wss) connector
+    /// SO_SNDBUF of the accepted sockets, in bytes (Jetty's acceptedSendBufferSize); 0: the
+    /// kernel's default, which Linux grows up to net.ipv4.tcp_wmem's maximum (4 MiB).
+    /// Smaller makes a session's bufferedAmount() and max send queue see a slow reader
+    /// sooner (docs/websocket.md, "When the peer stops reading"). Linux doubles the value
+    /// for its bookkeeping and stops growing the buffer for these sockets.
+    std::size_t sendBufferSize = 0;
 };
 
 /// HTTP limits, applied to every connector.
@@ -62,6 +69,23 @@ struct WebSocketMemoryLimits {
     /// Bytes of incoming messages not yet complete (inflated size). Over it: the sessions
     /// holding the most are closed with 1009.
     std::size_t maxPartialMessageBytes = defaults::maxPartialMessageBytes;
+};
+
+/// How much one server accepts (docs/operations.md). 0 everywhere: no bound.
+struct ConnectionLimits {
+    /// Open TCP connections (HTTP and WebSocket, every connector). At the bound the server
+    /// stops accepting; new connections wait in the kernel's listen backlog and are
+    /// accepted as open ones close. Logged once per episode, not per connection.
+    std::size_t maxConnections = defaults::maxConnections;
+    /// Open WebSocket sessions. Over it an upgrade request gets 503 with Retry-After (before
+    /// any creator runs); open sessions are untouched.
+    std::size_t maxSessions = defaults::maxSessions;
+    /// The Retry-After of that 503.
+    std::chrono::seconds retryAfter = defaults::retryAfter;
+    /// Open connections from one remote address (IP, any port). Over it a new connection
+    /// from that address is closed at once, before it is read: no HTTP answer, so the
+    /// cost of a flood stays that of an accept.
+    std::size_t maxConnectionsPerAddress = defaults::maxConnectionsPerAddress;
 };
 
 /// The server (Jetty's Server). Typical use:
@@ -97,6 +121,18 @@ public:
     void setHttpLimits(const HttpLimits& limits);
     void setWebSocketMemoryLimits(const WebSocketMemoryLimits& limits);
     void setStopTimeout(std::chrono::milliseconds timeout);
+    void setConnectionLimits(const ConnectionLimits& limits);
+    /// Runs `listener` at the end of every start(), on the thread that called it, once the
+    /// connectors listen and the threads run (Jetty's LifeCycle.Listener lifeCycleStarted).
+    /// Listeners run in the order they were added; one that throws is logged and the next
+    /// runs. Call before start().
+    void onStarted(std::function<void()> listener);
+    /// Runs `listener` when a stop begins: the acceptors are closed, but every session is
+    /// still open and sends still work, so the application can stop its producers and say
+    /// goodbye; what it sends goes out before the 1001 "server stopping". Runs on the
+    /// thread that performs the stop (see stop()); a listener that throws is logged and the
+    /// next runs. Call before start().
+    void onStopping(std::function<void()> listener);
     /// Jetty's setStopAtShutdown: while the server runs, SIGINT and SIGTERM stop it
     /// gracefully instead of killing the process, as stop() does; join() returns once it
     /// is done, so `start(); join();` is all a main() needs. Call before start().

@@ -89,6 +89,13 @@ public:
     /// extension, index.html for directories, HEAD, ETag / Last-Modified with 304, 404 for
     /// missing files; nothing outside `directory` (docs/security.md, "Static files").
     void addStaticFiles(std::string_view pathSpec, const std::filesystem::path& directory);
+    /// An endpoint from a function, without a servlet class (uWebSockets' app.get):
+    /// GET and HEAD requests at `pathSpec` call `handler` (HEAD without the body), other
+    /// methods get 405. `handler` runs on any server thread, also at once.
+    /// Throws std::invalid_argument for a malformed or already mapped spec, or an empty handler.
+    void addGet(std::string_view pathSpec, std::function<void(const Request&, Response&)> handler);
+    /// Like addGet, for every method: `handler` looks at request.method() itself.
+    void addHandler(std::string_view pathSpec, std::function<void(const Request&, Response&)> handler);
     /// Mounts a WebSocket endpoint at `pathSpec`; `configure` sets up its factory
     /// (idle timeout, limits, mappings) once, right here.
     void addWebSocket(std::string_view pathSpec, const std::function<void(WebSocketServletFactory&)>& configure);

@@ -146,13 +146,17 @@ public:
     std::shared_ptr<const UpgradeRequest> upgradeRequest() const;
     /// Replaces this session's idle timeout (zero disables it).
     void setIdleTimeout(std::chrono::milliseconds timeout) const;
+    /// Replaces this session's keep-alive ping interval (zero: no pings); the pong timeout
+    /// stays the factory's (WebSocketServletFactory::setPingInterval).
+    void setPingInterval(std::chrono::milliseconds interval) const;
     /// Bytes queued but not yet written to the socket.
     std::size_t bufferedAmount() const noexcept;
     /// Stops reading the peer's messages: once suspend() returns on the session's own
     /// thread (from a callback), no onText/onBinary/onPing/onPong follows until resume();
     /// from another thread, at most the messages of the read in progress still arrive.
     /// The peer's data waits in its socket (TCP flow control reaches the peer); the idle
-    /// timeout still runs. Timers, sends and onClose go on as usual.
+    /// timeout still runs, keep-alive pings pause (their answer would not be read).
+    /// Timers, sends and onClose go on as usual.
     void suspend() const;
     /// Reading goes on, starting with whatever arrived meanwhile. Any thread.
     void resume() const;

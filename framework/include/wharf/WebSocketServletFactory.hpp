@@ -67,8 +67,13 @@ struct WebSocketPolicy {
     std::size_t maxSendQueueSize = defaults::maxSendQueueSize;
     std::chrono::milliseconds closeTimeout = defaults::closeTimeout;
     std::chrono::milliseconds messageTimeout = defaults::messageTimeout;
+    std::chrono::milliseconds pingInterval = defaults::pingInterval;
+    std::chrono::milliseconds pongTimeout = defaults::pongTimeout;
+    bool resetIdleTimeoutOnSend = true;
+    bool resetIdleTimeoutOnPong = false;
     DeflateOptions deflate;
-    std::vector<std::string> allowedOrigins;  ///< empty: any origin
+    std::vector<std::string> allowedOrigins;  ///< patterns (setAllowedOrigins); empty: any origin
+    bool allowMissingOrigin = false;          ///< with allowedOrigins: requests without Origin
     SlowSubscriberPolicy slowSubscriberPolicy = SlowSubscriberPolicy::Close;
     PublishDropListener publishDropListener;  ///< told of each message skipped under Drop
 };
@@ -87,8 +92,26 @@ public:
     WebSocketServletFactory(const WebSocketServletFactory&) = delete;
     WebSocketServletFactory& operator=(const WebSocketServletFactory&) = delete;
 
-    /// No frame in either direction for this long closes the session with 1001 (0 = never).
+    /// No traffic for this long closes the session with 1001 (0 = never). Traffic is what
+    /// arrives from the peer except pongs (see setResetIdleTimeoutOnPong), and what the
+    /// session writes to the socket except its keep-alive pings (see
+    /// setResetIdleTimeoutOnSend). docs/websocket.md, "Timeouts and keep-alive".
     void setIdleTimeout(std::chrono::milliseconds timeout) { policy_.idleTimeout = timeout; }
+    /// false: only what arrives counts for the idle timeout, so a client that stopped
+    /// reading a feed is closed once the timeout passes (uWebSockets' resetIdleTimeoutOnSend).
+    /// Default true: writes count too.
+    void setResetIdleTimeoutOnSend(bool reset) { policy_.resetIdleTimeoutOnSend = reset; }
+    /// true: the peer's pongs count for the idle timeout too, so a peer that answers the
+    /// keep-alive pings is never idle. Default false: pings find dead peers, the idle
+    /// timeout closes quiet ones.
+    void setResetIdleTimeoutOnPong(bool reset) { policy_.resetIdleTimeoutOnPong = reset; }
+    /// Keep-alive: when nothing arrived from the peer for this long, the session sends a
+    /// ping (0 = never, the default). Overridable per session (Session::setPingInterval).
+    void setPingInterval(std::chrono::milliseconds interval) { policy_.pingInterval = interval; }
+    /// After a keep-alive ping, nothing from the peer (a pong or any other frame) for this
+    /// long drops the TCP connection without a close frame: onError gets
+    /// Errc::PongTimeout, then onClose 1006 (a dead peer cannot answer a close handshake).
+    void setPongTimeout(std::chrono::milliseconds timeout) { policy_.pongTimeout = timeout; }
     /// Larger messages close the session with 1009 while they are still arriving.
     void setMaxTextMessageSize(std::size_t bytes) { policy_.maxTextMessageSize = bytes; }
     void setMaxBinaryMessageSize(std::size_t bytes) { policy_.maxBinaryMessageSize = bytes; }
@@ -103,8 +126,17 @@ public:
     /// Turns permessage-deflate on or off with default parameters.
     void setPermessageDeflate(bool enabled) { policy_.deflate.enabled = enabled; }
     void setDeflateOptions(const DeflateOptions& options) { policy_.deflate = options; }
-    /// Only these Origin values may connect (others get 403); empty allows any.
-    void setAllowedOrigins(std::vector<std::string> origins) { policy_.allowedOrigins = std::move(origins); }
+    /// Only browsers on these origins may connect (others get 403); empty (the default)
+    /// allows any. A pattern is scheme://host[:port]: scheme and host compare without
+    /// regard to case, a missing port is the scheme's default, port `*` is any port, and
+    /// host `*.example.com` is any subdomain of example.com (not example.com itself);
+    /// "null" allows the Origin browsers send from sandboxed or file: pages.
+    /// Requests without an Origin are refused unless setAllowMissingOrigin(true).
+    /// Throws std::invalid_argument naming a malformed pattern. docs/security.md, "Origins".
+    void setAllowedOrigins(std::vector<std::string> patterns);
+    /// With setAllowedOrigins: whether a request without an Origin header (a non-browser
+    /// client; browsers always send one, RFC 6455 4.1) may connect. Default false.
+    void setAllowMissingOrigin(bool allow) { policy_.allowMissingOrigin = allow; }
     /// What a publish does for a subscriber of this mapping whose send queue is full
     /// (Server::setTopicPolicy overrides it per topic); `dropped` is told of each message
     /// skipped under SlowSubscriberPolicy::Drop.

@@ -6,6 +6,7 @@
 // TlsConnection.cpp).
 
 #include "detail/Format.hpp"
+#include "detail/HttpText.hpp"
 #include "detail/ServerState.hpp"
 #include "handler/ProtocolSwitch.hpp"
 #include "handler/RequestBuilder.hpp"
@@ -84,6 +85,12 @@ public:
     HttpSession(Strand strand, std::shared_ptr<ServerState> server, std::string remote)
         : strand_(std::move(strand)), server_(std::move(server)), remote_(std::move(remote)), requestTimer_(strand_)
     {
+        server_->connections.opened(remote_);
+    }
+    ~HttpSession() override
+    {
+        // After an upgrade the socket is the WebSocket's, which reports its end itself.
+        if (!upgraded_) server_->connections.closed(remote_);
     }
 
     void gracefulClose() override
@@ -209,6 +216,12 @@ protected:
             if (const auto problem = toRequest(parser_->release(), request); !problem.empty()) {
                 response.sendError(400, problem);
                 keepAlive = false;
+            } else if (isWebSocketUpgrade(request) && !(upgradeReserved_ = server_->beginUpgrade())) {
+                // ConnectionLimits::maxSessions: refused before any servlet or creator runs.
+                log::debug("http {}: upgrade refused: {} sessions open (ConnectionLimits::maxSessions)", remote_,
+                           server_->webSocketCount.load());
+                response.setHeader("Retry-After", server_->retryAfter);
+                response.sendError(503, "too many WebSocket sessions; try again later");
             } else {
                 RequestBuilder(request).setRemoteAddress(remote_).setSecure(derived().secure()).setServer(server_.get());
                 route(*server_, request, response);
@@ -220,6 +233,7 @@ protected:
         if (response.closeConnection() || stopping_ || server_->stopping.load()) keepAlive = false;
         if (auto handoff = ResponseAccess::takeSwitch(response))
             return writeUpgrade(response, std::move(handoff));
+        releaseUpgrade();
         writeResponse(response, keepAlive);
     }
 
@@ -270,7 +284,10 @@ protected:
         http::async_write(derived().stream(), *res,
                           [self = derived().shared_from_this(), res, handoff = std::move(handoff)](
                               const boost::system::error_code& ec, std::size_t) mutable {
-                              if (ec) return self->derived().shutdown();
+                              if (ec) {
+                                  self->releaseUpgrade();
+                                  return self->derived().shutdown();
+                              }
                               self->server_->metrics.upgradeWritten(self->requestStart_);
                               beast::get_lowest_layer(self->derived().stream()).expires_never();
                               self->unregister();
@@ -279,7 +296,21 @@ protected:
                               self->derived().startWebSocket(
                                   std::move(handoff),
                                   std::string_view(static_cast<const char*>(early.data()), early.size()));
+                              self->releaseUpgrade();  // the session counts itself from here
                           });
+    }
+
+    static bool isWebSocketUpgrade(const Request& request)
+    {
+        bool found = false;
+        for (auto value : request.headers().getAll("Upgrade"))
+            forEachListElement(value, [&](std::string_view t) { found = found || iequals(t, "websocket"); });
+        return found;
+    }
+
+    void releaseUpgrade()
+    {
+        if (std::exchange(upgradeReserved_, false)) server_->endUpgrade();
     }
 
     Strand strand_;
@@ -297,6 +328,7 @@ protected:
     bool stopping_ = false;
     bool keepAlive_ = false;
     bool head_ = false;
+    bool upgradeReserved_ = false;  // ServerState::beginUpgrade succeeded for this request
 };
 
 }  // namespace wharf::detail

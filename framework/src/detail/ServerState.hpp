@@ -9,6 +9,7 @@
 #include "detail/Poller.hpp"
 #include "detail/WsConnection.hpp"
 #include "handler/ServerView.hpp"
+#include "http/ConnectionLimiter.hpp"
 #include "websocket/SessionHost.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -21,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -61,9 +64,28 @@ struct ServerState : PolledHost, ServerView {
     HttpLimits limits;
     StrandPool strands;
 
+    ConnectionLimiter connections;
+    std::atomic<bool> stopBegun{false};  // stop() was called (stopping follows the onStopping listeners)
+    std::size_t maxSessions = 0;    // ConnectionLimits::maxSessions (0: no bound)
+    std::string retryAfter;         // its Retry-After, in seconds
+    std::atomic<std::size_t> upgrading{0};  // upgrades admitted, their session not started yet
+
     ServerState(boost::asio::io_context& io, unsigned threads) : PolledHost(io, threads), strands(io, threads) {}
 
     FlushGroup* flushGroupFor(const StrandPool::Strand& strand) override { return strands.groupOf(strand); }
+
+    void connectionEnded(std::string_view remote) noexcept override { connections.closed(remote); }
+
+    /// Reserves a session for an upgrade request (released by endUpgrade once its session
+    /// has started or the upgrade did not happen); false at ConnectionLimits::maxSessions.
+    bool beginUpgrade()
+    {
+        const std::size_t before = upgrading.fetch_add(1);
+        if (!maxSessions || webSocketCount.load() + before < maxSessions) return true;
+        upgrading.fetch_sub(1);
+        return false;
+    }
+    void endUpgrade() noexcept { upgrading.fetch_sub(1); }
 
     std::uint64_t add(std::weak_ptr<Closable> c)
     {
@@ -108,7 +130,7 @@ struct ServerState : PolledHost, ServerView {
         s.bytesQueued = sendBudget.used.load(std::memory_order_relaxed);
         return s;
     }
-    bool isStopping() const noexcept override { return stopping.load(); }
+    bool isStopping() const noexcept override { return stopBegun.load() || stopping.load(); }
 
 private:
     std::mutex mutex_;

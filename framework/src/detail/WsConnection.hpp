@@ -84,6 +84,7 @@ public:
     bool isOpen() const noexcept { return open_.load(std::memory_order_acquire); }
     std::size_t bufferedAmount() const noexcept { return buffered_.load(std::memory_order_relaxed); }
     void setIdleTimeout(std::chrono::milliseconds timeout);
+    void setPingInterval(std::chrono::milliseconds interval);
     const std::shared_ptr<const UpgradeRequest>& request() const noexcept { return request_; }
     const WebSocketPolicy& policy() const noexcept { return *policy_; }
     std::uint64_t id() const noexcept { return id_; }
@@ -233,6 +234,8 @@ private:
     void armTimer();
     void onTimer();
     static void fireDeadline(void* connection);
+    /// Queues a keep-alive ping (outside the send queue's limit, like a pong).
+    void sendKeepAlivePing();
 
     // Listener calls; every one goes through here.
     template <class F>
@@ -247,8 +250,12 @@ private:
     WebSocketPartialListener* partial_ = nullptr;
     WebSocketPingPongListener* pingPong_ = nullptr;
     std::uint64_t id_;
-    std::chrono::steady_clock::time_point lastActivity_;
+    std::chrono::steady_clock::time_point lastActivity_;  // what the idle timeout counts
+    std::chrono::steady_clock::time_point lastReceived_;  // any bytes from the peer
     std::chrono::milliseconds idleTimeout_;
+    std::chrono::milliseconds pingInterval_;
+    /// Our keep-alive ping awaits an answer since then (max: none does).
+    std::chrono::steady_clock::time_point pingSent_ = std::chrono::steady_clock::time_point::max();
     std::chrono::steady_clock::time_point closeDeadline_{};  // close timeout, or the stream's after teardown
     std::chrono::steady_clock::time_point messageStarted_{};  // first read of the message in progress
     DeadlineWheel::Node deadline_;  // on the server's wheel from start() to destruction
@@ -304,6 +311,7 @@ private:
     /// most (RFC 6455 5.5.3), so a peer that pings and never reads costs nothing more.
     std::unique_ptr<std::string> pendingPong_;
     bool flushPosted_ = false;
+    std::size_t keepAliveQueued_ = 0;  // bytes of keep-alive pings in outBuf_ (not traffic for the idle timeout)
     bool writing_ = false;  // strand: a batch is being written
     std::size_t outBytes_ = 0;
 
@@ -317,6 +325,7 @@ private:
         std::vector<boost::asio::const_buffer> rest;  // what doWrite still has to write
         std::size_t bytes = 0;
         bool close = false;
+        bool traffic = false;  // more than keep-alive pings: counts for the idle timeout
     };
     static WriteBatch& threadBatch();
     /// The batch's buffers in order; returns their total size.

@@ -91,6 +91,43 @@ void ServletContextHandler::addServletImpl(std::string_view pathSpec, std::share
     impl_->servlets.add(std::move(spec), std::move(servlet));
 }
 
+namespace {
+
+/// addGet / addHandler: a servlet around a function.
+class FunctionServlet final : public HttpServlet {
+public:
+    using Function = std::function<void(const Request&, Response&)>;
+    FunctionServlet(Function f, bool getOnly) : f_(std::move(f)), getOnly_(getOnly)
+    {
+        if (getOnly) setImplementedMethods(Get | Head);
+    }
+    void service(Request& request, Response& response) override
+    {
+        if (getOnly_) HttpServlet::service(request, response);
+        else f_(request, response);
+    }
+    void doGet(Request& request, Response& response) override { f_(request, response); }
+
+private:
+    Function f_;
+    bool getOnly_;
+};
+
+}  // namespace
+
+void ServletContextHandler::addGet(std::string_view pathSpec, std::function<void(const Request&, Response&)> handler)
+{
+    if (!handler) throw std::invalid_argument(fmt::format("addGet(\"{}\"): the handler is empty", pathSpec));
+    addServletImpl(pathSpec, std::make_shared<FunctionServlet>(std::move(handler), true));
+}
+
+void ServletContextHandler::addHandler(std::string_view pathSpec,
+                                       std::function<void(const Request&, Response&)> handler)
+{
+    if (!handler) throw std::invalid_argument(fmt::format("addHandler(\"{}\"): the handler is empty", pathSpec));
+    addServletImpl(pathSpec, std::make_shared<FunctionServlet>(std::move(handler), false));
+}
+
 void ServletContextHandler::addStaticFiles(std::string_view pathSpec, const std::filesystem::path& directory)
 {
     const bool prefix = detail::PathSpec(pathSpec).kind() == detail::PathSpec::Kind::Prefix;

@@ -81,6 +81,9 @@ struct Server::Impl {
     // Lives as long as the server, across restarts: topic policies stay, subscribers go
     // with their sessions.
     std::shared_ptr<detail::TopicRegistry> topics = std::make_shared<detail::TopicRegistry>();
+    ConnectionLimits connectionLimits;
+    std::vector<std::function<void()>> startedListeners;
+    std::vector<std::function<void()>> stoppingListeners;
 
     std::unique_ptr<net::io_context> ioc;
     std::shared_ptr<detail::ServerState> state;
@@ -102,6 +105,19 @@ struct Server::Impl {
 
     bool onServerThread() const noexcept { return servingServer == this; }
 
+    static void notify(const std::vector<std::function<void()>>& listeners, std::string_view what)
+    {
+        for (const auto& listener : listeners) {
+            try {
+                listener();
+            } catch (const std::exception& e) {
+                log::error("Server::{} listener threw: {}", what, e.what());
+            } catch (...) {
+                log::error("Server::{} listener threw a non-standard exception", what);
+            }
+        }
+    }
+
     /// Waits until the stop in progress has finished, and joins the thread that ran it
     /// if it was one of its own.
     void awaitStopped(std::unique_lock<std::mutex>& lock)
@@ -122,21 +138,32 @@ struct Server::Impl {
             if (ec) return acceptFailed(l, ec);
             if (l.failedAccepts) acceptWorks(l);
             state->metrics.connectionAccepted();
-            if (l.tls) {
+            if (state->connections.limitsAddresses() &&
+                state->connections.overAddressLimit(fmt::format("{}", l.peer))) {
+                boost::system::error_code ignored;
+                s.close(ignored);  // ConnectionLimits::maxConnectionsPerAddress: before any read
+            } else if (l.tls) {
                 detail::startTlsConnection(std::move(s), l.peer, state, l.tls);
                 // At the connector's bound of handshakes in progress: wait for one to finish
                 // (the kernel's backlog holds what arrives meanwhile).
-                if (detail::pauseAccepting(*l.tls, [this, &l] {
-                        net::post(l.acceptor->get_executor(), [this, &l] {
-                            if (l.acceptor->is_open()) accept(l);
-                        });
-                    }))
-                    return;
+                if (detail::pauseAccepting(*l.tls, resumer(l))) return;
             } else {
                 detail::startPlainConnection(std::move(s), l.peer, state);
             }
+            // At ConnectionLimits::maxConnections: the same, until a connection closes.
+            if (state->connections.pauseIfFull(resumer(l))) return;
             accept(l);
         });
+    }
+
+    /// What a paused acceptor is resumed with (from any thread).
+    std::function<void()> resumer(Listener& l)
+    {
+        return [this, &l] {
+            net::post(l.acceptor->get_executor(), [this, &l] {
+                if (l.acceptor->is_open()) accept(l);
+            });
+        };
     }
 
     // EMFILE/ENFILE/ENOBUFS: back off instead of spinning, keep serving the rest. One
@@ -183,6 +210,9 @@ struct Server::Impl {
             boost::system::error_code ignored;
             l.acceptor->set_option(tcp::no_delay(true), ignored);
         }
+        // ... and SO_SNDBUF.
+        if (!ec && l.config.sendBufferSize)
+            l.acceptor->set_option(net::socket_base::send_buffer_size(static_cast<int>(l.config.sendBufferSize)), ec);
         if (!ec) l.acceptor->bind(endpoint, ec);
         if (!ec) l.acceptor->listen(net::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(describeBindError(l.config, ec));
@@ -196,6 +226,7 @@ struct Server::Impl {
         auto& s = *state;
 
         // 1. No new connections.
+        s.connections.stop();  // a paused acceptor is never resumed
         for (auto& l : listeners) {
             std::promise<void> closed;
             net::post(l.acceptor->get_executor(), [&] {
@@ -208,7 +239,10 @@ struct Server::Impl {
             closed.get_future().wait();
         }
 
-        // 2. Close every session with 1001 and idle HTTP connections; let queues drain.
+        // 2. The application's goodbyes, while sends still work; then close every session
+        // with 1001 (after what they queued) and idle HTTP connections; let queues drain.
+        notify(stoppingListeners, "onStopping");
+        s.stopping.store(true);
         for (auto& c : s.snapshot()) c->gracefulClose();
         const auto deadline = std::chrono::steady_clock::now() + stopTimeout;
         while (s.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
@@ -291,6 +325,9 @@ void Server::setHttpLimits(const HttpLimits& limits) { impl_->limits = limits; }
 void Server::setWebSocketMemoryLimits(const WebSocketMemoryLimits& limits) { impl_->memoryLimits = limits; }
 void Server::setStopTimeout(std::chrono::milliseconds timeout) { impl_->stopTimeout = timeout; }
 void Server::setStopAtShutdown(bool stop) { impl_->stopAtShutdown = stop; }
+void Server::setConnectionLimits(const ConnectionLimits& limits) { impl_->connectionLimits = limits; }
+void Server::onStarted(std::function<void()> listener) { impl_->startedListeners.push_back(std::move(listener)); }
+void Server::onStopping(std::function<void()> listener) { impl_->stoppingListeners.push_back(std::move(listener)); }
 
 void Server::start()
 {
@@ -306,6 +343,9 @@ void Server::start()
     impl_->state->sendBudget.limit = impl_->memoryLimits.maxQueuedBytes;
     impl_->state->receiveBudget.limit = impl_->memoryLimits.maxPartialMessageBytes;
     impl_->state->topics = impl_->topics;
+    impl_->state->connections.configure(impl_->connectionLimits);
+    impl_->state->maxSessions = impl_->connectionLimits.maxSessions;
+    impl_->state->retryAfter = std::to_string(impl_->connectionLimits.retryAfter.count());
     impl_->listeners.clear();
     impl_->listeners.reserve(impl_->connectors.size());
     try {
@@ -352,6 +392,8 @@ void Server::start()
         });
     impl_->running = true;
     impl_->stopped = false;
+    lock.unlock();  // a listener may call port(), or stop()
+    Impl::notify(impl_->startedListeners, "onStarted");
 }
 
 void Server::join()
@@ -364,8 +406,8 @@ void Server::stop()
 {
     std::unique_lock lock(impl_->mutex);
     if (impl_->running) {
-        impl_->running = false;
-        impl_->state->stopping.store(true);
+        impl_->running = false;  // (sends are refused once the onStopping listeners ran: shutDown)
+        impl_->state->stopBegun.store(true);  // health checks say 503 from now on
         if (impl_->onServerThread()) {
             // This thread can neither wait here (its own sessions close only once it returns
             // to the io_context) nor join itself: the stop gets a thread of its own.

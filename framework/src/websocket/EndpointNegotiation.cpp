@@ -3,6 +3,7 @@
 
 #include "detail/PathSpec.hpp"
 #include "handler/RequestBuilder.hpp"
+#include "websocket/OriginPattern.hpp"
 
 #include <wharf/Log.hpp>
 
@@ -29,6 +30,17 @@ void WebSocketServletFactory::setMaxMessageSize(std::size_t bytes)
     policy_.maxTextMessageSize = bytes;
     policy_.maxBinaryMessageSize = bytes;
     policy_.maxFrameSize = std::max(policy_.maxFrameSize, bytes);
+}
+
+void WebSocketServletFactory::setAllowedOrigins(std::vector<std::string> patterns)
+{
+    for (const auto& p : patterns)
+        if (!detail::OriginPattern::parse(p, true))
+            throw std::invalid_argument(fmt::format(
+                "setAllowedOrigins: \"{}\" is not an origin pattern (scheme://host[:port], port may be *, host may "
+                "start with *.; or \"null\")",
+                p));
+    policy_.allowedOrigins = std::move(patterns);
 }
 
 void WebSocketServletFactory::addMapping(std::string_view pathSpec, WebSocketCreator creator)
@@ -65,11 +77,11 @@ EndpointAnswer negotiateEndpoint(const WebSocketServletFactory& factory, Request
     }
 
     const auto& h = request.headers();
-    if (!policy.allowedOrigins.empty()) {
-        const auto origin = h.get("Origin").value_or("");
-        if (std::find(policy.allowedOrigins.begin(), policy.allowedOrigins.end(), origin) ==
-            policy.allowedOrigins.end())
-            return refuse(403, "origin not allowed");
+    if (const auto origin = h.get("Origin"); !originAllowed(policy.allowedOrigins, policy.allowMissingOrigin, origin)) {
+        // Said in the log: a refused origin is usually a configuration to fix, not an attack.
+        log::info("WebSocket upgrade to {} from {} refused: {}", request.path(), request.remoteAddress(),
+                  origin ? fmt::format("origin \"{}\" is not allowed", *origin) : std::string("no Origin header"));
+        return refuse(403, origin ? "origin not allowed" : "Origin header required");
     }
 
     auto upgradeRequest = std::make_shared<const UpgradeRequest>(request);

@@ -161,6 +161,11 @@ void Session::setIdleTimeout(std::chrono::milliseconds timeout) const
     if (auto c = connection_.lock()) c->setIdleTimeout(timeout);
 }
 
+void Session::setPingInterval(std::chrono::milliseconds interval) const
+{
+    if (auto c = connection_.lock()) c->setPingInterval(interval);
+}
+
 std::size_t Session::bufferedAmount() const noexcept
 {
     auto c = connection_.lock();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 namespace wharf::detail {
 
@@ -54,6 +55,14 @@ struct SessionHost {
     MetricCounters metrics;      // what Server::metrics() reports
 
     explicit SessionHost(boost::asio::io_context& io) : ioc(io), deadlines(io) {}
+    virtual ~SessionHost() = default;
+    SessionHost(const SessionHost&) = delete;
+    SessionHost& operator=(const SessionHost&) = delete;
+
+    /// The socket of a connection that came from the host's accept ended (an upgraded
+    /// connection's end is its WsConnection's destruction); `remote` is its "ip:port".
+    /// The server counts it against its connection limits.
+    virtual void connectionEnded(std::string_view remote) noexcept { (void)remote; }
 };
 
 }  // namespace wharf::detail

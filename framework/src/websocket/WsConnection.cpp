@@ -111,6 +111,7 @@ WsConnection::WsConnection(Strand strand, std::shared_ptr<SessionHost> server, U
       pingPong_(dynamic_cast<WebSocketPingPongListener*>(listener_.get())),
       id_(++nextConnectionId),
       idleTimeout_(policy_->idleTimeout),
+      pingInterval_(policy_->pingInterval),
       writer_(role),
       in_(role, limitsOf(*policy_), deflate_.get(), partial_ != nullptr),
       close_(role)
@@ -124,6 +125,7 @@ WsConnection::~WsConnection()
     server_->deadlines.unlink(deadline_);
     leaveTopics();  // (a connection that never ended properly)
     delete subscriptions_.load(std::memory_order_acquire);
+    server_->connectionEnded(request_ ? std::string_view(request_->remoteAddress()) : std::string_view());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -171,7 +173,7 @@ void WsConnection::start(std::string_view early)
 {
     FlushScope scope(this);
     server_->webSocketCount.fetch_add(1, std::memory_order_relaxed);
-    lastActivity_ = Clock::now();
+    lastActivity_ = lastReceived_ = Clock::now();
     log::debug("ws {} {}: open {}", id_, request_->remoteAddress(), request_->path());
     server_->deadlines.link(deadline_);
     armTimer();
@@ -321,6 +323,15 @@ void WsConnection::setIdleTimeout(std::chrono::milliseconds timeout)
     });
 }
 
+void WsConnection::setPingInterval(std::chrono::milliseconds interval)
+{
+    net::post(strand_, [self = shared_from_this(), interval] {
+        if (self->finished_) return;
+        self->pingInterval_ = interval;
+        self->armTimer();
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // Flow control
 
@@ -338,6 +349,9 @@ void WsConnection::resume()
         if (self->finished_ || self->suspended_.load(std::memory_order_acquire) || !self->close_.parsing()) return;
         FlushScope scope(self.get());
         self->readStopped_ = false;
+        // A ping sent before the suspension gets its full pong timeout from now on.
+        if (self->pingSent_ != Clock::time_point::max()) self->pingSent_ = Clock::now();
+        self->armTimer();
         const bool more = self->releaseHeld();
         self->flush();
         if (more && !self->readStopped_) self->doRead();
@@ -377,6 +391,11 @@ void WsConnection::armTimer()
         if (idleTimeout_.count() > 0) deadline = lastActivity_ + idleTimeout_;
         if (timingMessage_ && policy_->messageTimeout.count() > 0)
             deadline = std::min(deadline, messageStarted_ + policy_->messageTimeout);
+        // Keep-alive only while reading: a suspended session would not see the answer.
+        if (!suspended_.load(std::memory_order_acquire)) {
+            if (pingSent_ != Clock::time_point::max()) deadline = std::min(deadline, pingSent_ + policy_->pongTimeout);
+            else if (pingInterval_.count() > 0) deadline = std::min(deadline, lastReceived_ + pingInterval_);
+        }
     }
     if (deadline == Clock::time_point::max()) DeadlineWheel::clear(deadline_);
     else DeadlineWheel::set(deadline_, deadline);
@@ -415,6 +434,7 @@ void WsConnection::onTimer()
     }
     FlushScope scope(this);
     const auto now = Clock::now();
+    const bool reading = !suspended_.load(std::memory_order_acquire);
     if (!close_.canSend()) {
         if (now >= closeDeadline_) {
             const auto actions = close_.timeout();
@@ -424,6 +444,17 @@ void WsConnection::onTimer()
             apply(actions);
             return;
         }
+    } else if (reading && pingSent_ != Clock::time_point::max() && now >= pingSent_ + policy_->pongTimeout) {
+        // The peer is taken for dead: a close frame would only wait the close timeout for an
+        // answer that cannot come, so the TCP connection is dropped, and onClose gets 1006,
+        // the code for a connection that ended without a close frame (RFC 6455 7.1.5; never
+        // sent on the wire, 7.4.1).
+        log::debug("ws {} {}: no answer to a ping within {} ms, dropping", id_, request_->remoteAddress(),
+                   policy_->pongTimeout.count());
+        reportError(make_error_code(Errc::PongTimeout),
+                    fmt::format("no answer to a keep-alive ping within {} ms", policy_->pongTimeout.count()));
+        apply(close_.abort(CloseStatus::Abnormal, "pong timeout"));
+        return;
     } else if (idleTimeout_.count() > 0 && now >= lastActivity_ + idleTimeout_) {
         log::debug("ws {} {}: idle for {} ms, closing", id_, request_->remoteAddress(), idleTimeout_.count());
         closeToSends();
@@ -437,8 +468,24 @@ void WsConnection::onTimer()
                              fmt::format("message not complete within {} ms", policy_->messageTimeout.count())});
         flush();
         return;
+    } else if (reading && pingSent_ == Clock::time_point::max() && pingInterval_.count() > 0 &&
+               now >= lastReceived_ + pingInterval_) {
+        sendKeepAlivePing();
     }
     armTimer();
+}
+
+void WsConnection::sendKeepAlivePing()
+{
+    {
+        std::lock_guard lock(outMutex_);
+        if (outClosed_) return;
+        const std::size_t before = outBytes_;
+        queueFrame(Opcode::Ping, {});
+        keepAliveQueued_ += outBytes_ - before;
+    }
+    pingSent_ = Clock::now();
+    flush();  // (on the strand: onTimer)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -461,7 +508,10 @@ void WsConnection::onReadError(const boost::system::error_code& ec)
 bool WsConnection::onBytes(char* data, std::size_t size)
 {
     FlushScope scope(this);
-    lastActivity_ = Clock::now();
+    // Anything at all answers a keep-alive ping; what counts for the idle timeout is
+    // decided per frame (deliver, receive).
+    lastReceived_ = Clock::now();
+    pingSent_ = Clock::time_point::max();
     if (discarding_) return !readStopped_;
     char* p = data;
     if (held_ && !held_->bytes.empty()) {
@@ -491,9 +541,10 @@ void WsConnection::receive(char*& p, char* const end)
     }
     // The message timeout runs from the read that began a message to its end.
     if (in_.inMessage()) {
+        lastActivity_ = lastReceived_;  // a message on its way, in however many reads
         if (!timingMessage_ && policy_->messageTimeout.count() > 0) {
             timingMessage_ = true;
-            messageStarted_ = lastActivity_;
+            messageStarted_ = lastReceived_;
             // One deadline per connection: bring it forward if this one is sooner.
             const auto due = messageStarted_ + policy_->messageTimeout;
             if (deadline_.due.load(std::memory_order_relaxed) > due.time_since_epoch().count())
@@ -509,6 +560,7 @@ void WsConnection::deliver(MessageAssembler::Event event)
 {
     using Event = MessageAssembler::Event;
     if (event == Event::Text || event == Event::Binary) server_->metrics.dataReceived(in_.bytes().size(), in_.last());
+    if (event != Event::Pong || policy_->resetIdleTimeoutOnPong) lastActivity_ = lastReceived_;
     switch (event) {
     case Event::Text:
         if (partial_) callListener([&] { partial_->onTextFragment(in_.data(), in_.last()); });
@@ -799,7 +851,7 @@ void WsConnection::writeDirect(Opcode opcode, std::string_view payload)
     const std::size_t headerSize = writer_.writeHeader(header, opcode, payload.size(), true, false, unused);
     const net::const_buffer parts[3] = {net::buffer(outBuf_), net::buffer(header, headerSize), net::buffer(payload)};
     std::size_t written = doTryWrite(parts);
-    if (written > 0) lastActivity_ = Clock::now();
+    if (written > 0 && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
     // Keep what the socket did not take, in order.
     const std::size_t fromQueue = std::min(written, outBuf_.size());
     outBuf_.erase(0, fromQueue);
@@ -845,7 +897,9 @@ void WsConnection::flush()
                 b.close = outCloseQueued_;
                 outCloseQueued_ = false;
                 b.bytes = outBytes_;
+                b.traffic = outBytes_ > keepAliveQueued_;
                 outBytes_ = 0;
+                keepAliveQueued_ = 0;
             }
         }
         if (empty) {
@@ -865,7 +919,7 @@ void WsConnection::flush()
             if (!completeWrite({})) return;
             continue;
         }
-        if (written > 0) lastActivity_ = Clock::now();
+        if (written > 0 && batch().traffic && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
         {
             std::lock_guard lock(outMutex_);
             drainWanted_ = true;  // the peer does not keep up: a producer may want to know
@@ -1030,6 +1084,7 @@ std::vector<SendCallback> WsConnection::discardQueue()
     server_->metrics.queueDropped(outBytes_);
     accountQueued(-static_cast<std::ptrdiff_t>(outBytes_));
     outBytes_ = 0;
+    keepAliveQueued_ = 0;
     std::string().swap(outBuf_);
     std::vector<Segment>().swap(outSegments_);
     outCloseQueued_ = false;
@@ -1074,7 +1129,7 @@ bool WsConnection::completeWrite(const boost::system::error_code& ec)
     writing_ = false;
     accountQueued(-static_cast<std::ptrdiff_t>(b.bytes));
     b.bytes = 0;
-    lastActivity_ = Clock::now();
+    if (b.traffic && policy_->resetIdleTimeoutOnSend) lastActivity_ = Clock::now();
     const std::error_code result = ec ? std::error_code(make_error_code(Errc::SessionClosed)) : std::error_code();
     completeSends(b.callbacks, result);
     b.callbacks.clear();
