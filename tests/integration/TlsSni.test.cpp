@@ -20,7 +20,7 @@ namespace {
 /// CA, and for that name too when `verifyName`).
 std::string certificateFor(std::uint16_t port, std::string serverName, bool verifyName = true)
 {
-    TlsClient client(port, TlsTestCerts::get().caCertificate, {std::move(serverName), verifyName});
+    TlsClient client(port, TlsTestCerts::get().caCertificate, TlsClient::Options{std::move(serverName), verifyName});
     return client.peerCommonName();
 }
 
