@@ -13,9 +13,10 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 kind=${1:-}
+# The build directories and options are CMakePresets.json's tsan and asan-ubsan presets.
 case "$kind" in
-    thread)  buildDir=build-tsan ;;
-    address) buildDir=build-asan ;;
+    thread)  buildDir=build-tsan preset=tsan ;;
+    address) buildDir=build-asan preset=asan-ubsan ;;
     *) echo "usage: scripts/sanitize.sh thread|address" >&2; exit 2 ;;
 esac
 jobs=${WHARF_JOBS:-2}
@@ -44,9 +45,10 @@ targets=()
 for s in $suites; do targets+=("wharf_${s}_tests"); done
 
 if [[ ${WHARF_SANITIZE_BUILD:-1} != 0 ]]; then
-    echo "sanitize: configuring $buildDir/ (WHARF_SANITIZE=$kind) ..."
-    cmake -S . -B "$buildDir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-        -DWHARF_SANITIZE="$kind" --log-level=WARNING || exit 1
+    echo "sanitize: configuring $buildDir/ (preset $preset) ..."
+    launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake --preset "$preset" "${launcher[@]}" --log-level=WARNING || exit 1
     echo "sanitize: building ${targets[*]} ..."
     start=$SECONDS
     cmake --build "$buildDir" -j"$jobs" --target "${targets[@]}" || exit 1

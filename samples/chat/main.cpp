@@ -11,7 +11,8 @@
 // every later one goes to everybody in the room as "name: text".
 // Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
 // [::1] and --host at the configured ports, plus every --allow-origin.
-// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
+// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first; a second
+// one stops it at once. SIGHUP reloads --tls-cert and --tls-key (docs/operations.md).
 
 #include "ChatEndPoint.hpp"
 #include "Origins.hpp"
@@ -67,6 +68,8 @@ std::string browserHost(const std::string& host)
 int main(int argc, char** argv)
 {
     CLI::App app{"wharf-chat: a WebSocket chat room, served with its web page"};
+    app.footer("Signals: SIGINT or SIGTERM stops gracefully (clients get 1001), a second one at once; "
+               "SIGHUP reloads --tls-cert and --tls-key.");
     int port = 8080;
     std::string host = "0.0.0.0";
     unsigned threads = 0;
@@ -135,6 +138,7 @@ int main(int argc, char** argv)
         server.setThreads(threads);
         server.setStopAtShutdown(true);
         limitOptions.applyTo(server);
+        server.setReloadCertificatesOnSighup(true);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);

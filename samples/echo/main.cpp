@@ -8,7 +8,8 @@
 //
 // Any path under /echo works (ws://localhost:9001/echo, /echo/anything). --metrics adds
 // /metrics (Prometheus) and /health (docs/operations.md).
-// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first.
+// Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first; a second
+// one stops it at once. SIGHUP reloads --tls-cert and --tls-key (docs/operations.md).
 
 #include "../common/Limits.hpp"
 
@@ -80,6 +81,8 @@ std::string browserHost(const std::string& host)
 int main(int argc, char** argv)
 {
     CLI::App app{"wharf-echo: a WebSocket echo server at /echo"};
+    app.footer("Signals: SIGINT or SIGTERM stops gracefully (clients get 1001), a second one at once; "
+               "SIGHUP reloads --tls-cert and --tls-key.");
     int port = 9001;
     std::string host = "0.0.0.0";
     unsigned threads = 0;
@@ -132,6 +135,7 @@ int main(int argc, char** argv)
         server.setThreads(threads);
         server.setStopAtShutdown(true);
         limitOptions.applyTo(server);
+        server.setReloadCertificatesOnSighup(true);
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addWebSocket("/echo/*", [&](wharf::WebSocketServletFactory& factory) {

@@ -11,6 +11,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <stdexcept>
 
@@ -51,16 +52,22 @@ struct TlsClient::Impl {
 };
 
 TlsClient::TlsClient(std::uint16_t port, const std::filesystem::path& caFile, std::string hostName, std::string alpn)
+    : TlsClient(port, caFile, Options{std::move(hostName), true, std::move(alpn)})
+{
+}
+
+TlsClient::TlsClient(std::uint16_t port, const std::filesystem::path& caFile, Options options)
     : impl_(std::make_unique<Impl>())
 {
     auto& s = *impl_;
-    s.host = hostName;
+    s.host = options.serverName.empty() ? "localhost" : options.serverName;
     s.ctx.load_verify_file(caFile.string());
     auto& tls = s.ws.next_layer();
     tls.set_verify_mode(ssl::verify_peer);
-    tls.set_verify_callback(ssl::host_name_verification(hostName));
-    if (!SSL_set_tlsext_host_name(tls.native_handle(), hostName.c_str()))
+    if (options.verifyName) tls.set_verify_callback(ssl::host_name_verification(options.serverName));
+    if (!options.serverName.empty() && !SSL_set_tlsext_host_name(tls.native_handle(), options.serverName.c_str()))
         throw std::runtime_error("TlsClient: cannot set SNI");
+    const auto& alpn = options.alpn;
     if (!alpn.empty())
         SSL_set_alpn_protos(tls.native_handle(), reinterpret_cast<const unsigned char*>(alpn.data()),
                             static_cast<unsigned>(alpn.size()));
@@ -83,6 +90,31 @@ std::string TlsClient::alpnSelected() const
     unsigned int size = 0;
     SSL_get0_alpn_selected(impl_->ws.next_layer().native_handle(), &data, &size);
     return data ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
+}
+
+std::string TlsClient::peerCommonName() const
+{
+    X509* peer = SSL_get0_peer_certificate(impl_->ws.next_layer().native_handle());
+    char name[256] = {};
+    if (!peer || X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof name) < 0)
+        return {};
+    return name;
+}
+
+std::vector<std::string> TlsClient::peerNames() const
+{
+    std::vector<std::string> names;
+    X509* peer = SSL_get0_peer_certificate(impl_->ws.next_layer().native_handle());
+    auto* alternatives =
+        peer ? static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr)) : nullptr;
+    for (int i = 0; alternatives && i < sk_GENERAL_NAME_num(alternatives); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(alternatives, i);
+        if (name->type == GEN_DNS)
+            names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(name->d.dNSName)),
+                               ASN1_STRING_length(name->d.dNSName));
+    }
+    GENERAL_NAMES_free(alternatives);
+    return names;
 }
 
 HttpResponse TlsClient::get(std::string_view target, std::chrono::milliseconds timeout)

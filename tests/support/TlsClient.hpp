@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wharf::test {
 
@@ -23,17 +24,29 @@ public:
         std::string data;
     };
 
+    struct Options {
+        std::string serverName = "localhost";  ///< sent as SNI ("": none), and the name verified
+        bool verifyName = true;                ///< false: verify the chain only (which certificate came?)
+        std::string alpn = std::string("\x08http/1.1", 9);  ///< wire format; "": no ALPN
+    };
+
     /// Connects to 127.0.0.1:port and completes the TLS handshake, verifying the server's
     /// certificate for `hostName` against `caFile`. `alpn` is the ALPN list in wire format
     /// (length-prefixed names); empty: no ALPN. Throws on any failure.
     TlsClient(std::uint16_t port, const std::filesystem::path& caFile, std::string hostName = "localhost",
               std::string alpn = std::string("\x08http/1.1", 9));
+    /// The same, with SNI and the name check as `options` say.
+    TlsClient(std::uint16_t port, const std::filesystem::path& caFile, Options options);
     ~TlsClient();
     TlsClient(const TlsClient&) = delete;
     TlsClient& operator=(const TlsClient&) = delete;
 
     /// The protocol the server selected by ALPN ("" when none).
     std::string alpnSelected() const;
+    /// The subject CN of the certificate the server presented.
+    std::string peerCommonName() const;
+    /// Its DNS subjectAltNames, in certificate order.
+    std::vector<std::string> peerNames() const;
     /// HTTPS GET with keep-alive; throws on timeout.
     HttpResponse get(std::string_view target, std::chrono::milliseconds timeout = 5s);
     /// WebSocket opening handshake on this connection; throws unless 101.

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
@@ -43,10 +44,11 @@ void addExtension(X509* cert, X509V3_CTX& ctx, int nid, const char* value)
     X509_EXTENSION_free(ext);
 }
 
-/// A certificate for `key` named `commonName`, signed by issuer/issuerKey (self-signed when null).
-/// Valid from an hour ago for a week unless `expired` (then it ended yesterday).
+/// A certificate for `key` named `commonName`, signed by issuer/issuerKey (self-signed when
+/// null); a leaf has `subjectAltName` (an OpenSSL extension value; "" for none). Valid from
+/// an hour ago for a week unless `expired` (then it ended yesterday).
 Cert makeCertificate(EVP_PKEY* key, const char* commonName, X509* issuer, EVP_PKEY* issuerKey, long serial,
-                     bool expired = false)
+                     const std::string& subjectAltName = "DNS:localhost,IP:127.0.0.1", bool expired = false)
 {
     Cert cert(X509_new());
     X509* x = cert.get();
@@ -72,14 +74,14 @@ Cert makeCertificate(EVP_PKEY* key, const char* commonName, X509* issuer, EVP_PK
         addExtension(x, ctx, NID_basic_constraints, "critical,CA:FALSE");
         addExtension(x, ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment");
         addExtension(x, ctx, NID_ext_key_usage, "serverAuth");
-        addExtension(x, ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+        if (!subjectAltName.empty()) addExtension(x, ctx, NID_subject_alt_name, subjectAltName.c_str());
     }
     check(X509_sign(x, issuerKey ? issuerKey : key, EVP_sha256()) > 0, "X509_sign");
     return cert;
 }
 
 struct Bio {
-    explicit Bio(const std::filesystem::path& file) : bio(BIO_new_file(file.c_str(), "w"))
+    explicit Bio(const std::filesystem::path& file, const char* mode = "w") : bio(BIO_new_file(file.c_str(), mode))
     {
         check(bio != nullptr, "BIO_new_file");
     }
@@ -112,20 +114,23 @@ struct Generated : TlsTestCerts {
         check(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
         dir = pattern;
         caCertificate = dir / "ca.pem";
+        caKey = dir / "ca-key.pem";
         chain = dir / "server-chain.pem";
         key = dir / "server-key.pem";
         encryptedKey = dir / "server-key-encrypted.pem";
         otherKey = dir / "other-key.pem";
         expiredChain = dir / "expired-chain.pem";
 
-        const Key caKey = makeKey();
-        const Cert ca = makeCertificate(caKey.get(), "wharf test CA", nullptr, nullptr, 1);
+        const Key caKey_ = makeKey();
+        const Cert ca = makeCertificate(caKey_.get(), "wharf test CA", nullptr, nullptr, 1);
         const Key serverKey = makeKey();
-        const Cert leaf = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey.get(), 2);
+        const Cert leaf = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey_.get(), 2);
         const Key other = makeKey();
-        const Cert expired = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey.get(), 3, true);
+        const Cert expired = makeCertificate(serverKey.get(), "localhost", ca.get(), caKey_.get(), 3,
+                                             "DNS:localhost,IP:127.0.0.1", true);
 
         writeCertificates(caCertificate, {ca.get()});
+        writeKey(caKey, caKey_.get());
         writeCertificates(chain, {leaf.get(), ca.get()});
         writeKey(key, serverKey.get());
         writeKey(encryptedKey, serverKey.get(), &password);
@@ -139,7 +144,35 @@ struct Generated : TlsTestCerts {
     }
 };
 
+/// The one PEM object in `file`, read with `read` (PEM_read_bio_X509, ...).
+template <class Raw>
+Raw* readPem(const std::filesystem::path& file, Raw* (*read)(BIO*, Raw**, pem_password_cb*, void*))
+{
+    Bio in(file, "r");
+    Raw* object = read(in.bio, nullptr, nullptr, nullptr);
+    check(object != nullptr, "PEM_read_bio");
+    return object;
+}
+
 }  // namespace
+
+SslCertificate TlsTestCerts::issue(const std::string& stem, const std::string& commonName,
+                                   const std::vector<std::string>& dnsNames) const
+{
+    const Key ca(readPem(caKey, PEM_read_bio_PrivateKey));
+    const Cert caCert(readPem(caCertificate, PEM_read_bio_X509));
+    std::string alternatives;
+    for (const auto& name : dnsNames) alternatives += (alternatives.empty() ? "DNS:" : ",DNS:") + name;
+    static std::atomic<long> serial{100};
+    const Key key = makeKey();
+    const Cert leaf = makeCertificate(key.get(), commonName.c_str(), caCert.get(), ca.get(), serial++, alternatives);
+    SslCertificate certificate;
+    certificate.certificateChainFile = dir / (stem + "-chain.pem");
+    certificate.privateKeyFile = dir / (stem + "-key.pem");
+    writeCertificates(certificate.certificateChainFile, {leaf.get(), caCert.get()});
+    writeKey(certificate.privateKeyFile, key.get());
+    return certificate;
+}
 
 const TlsTestCerts& TlsTestCerts::get()
 {

@@ -18,11 +18,26 @@
 
 namespace wharf {
 
-/// TLS settings of a connector (Jetty's SslContextFactory).
+/// One certificate of a TLS connector with several (SslConfig::certificates), chosen by
+/// the name the client asks for (SNI, RFC 6066 section 3).
+struct SslCertificate {
+    std::filesystem::path certificateChainFile;  ///< PEM, leaf first
+    std::filesystem::path privateKeyFile;        ///< PEM
+    std::string privateKeyPassword;              ///< for an encrypted key
+    /// Host names it serves: exact ("example.com") or one wildcard label ("*.example.com").
+    /// Empty: the certificate's DNS subjectAltNames (its subject CN if it has none).
+    std::vector<std::string> names;
+};
+
+/// TLS settings of a connector (Jetty's SslContextFactory). The certificate: either the
+/// three fields below, or `certificates`, or both (the fields below then come first).
+/// Several certificates are chosen by SNI: an exact name first, then a wildcard; the
+/// first certificate serves clients that send no name or one that no certificate has.
 struct SslConfig {
     std::filesystem::path certificateChainFile;  ///< PEM, leaf first
     std::filesystem::path privateKeyFile;        ///< PEM
     std::string privateKeyPassword;              ///< for an encrypted key
+    std::vector<SslCertificate> certificates;    ///< more certificates, chosen by SNI
     std::string minimumVersion = "TLSv1.2";      ///< "TLSv1.2" or "TLSv1.3"
     std::string cipherList;                      ///< TLS <= 1.2 ciphers; empty: OpenSSL's defaults
     std::string cipherSuites;                    ///< TLS 1.3 suites; empty: OpenSSL's defaults
@@ -136,7 +151,12 @@ public:
     /// Jetty's setStopAtShutdown: while the server runs, SIGINT and SIGTERM stop it
     /// gracefully instead of killing the process, as stop() does; join() returns once it
     /// is done, so `start(); join();` is all a main() needs. Call before start().
+    /// A second SIGINT or SIGTERM while that stop runs ends the wait for the peers: the
+    /// sessions still open are closed at once and join() returns.
     void setStopAtShutdown(bool stop);
+    /// While the server runs, SIGHUP calls reloadCertificates() and logs its result (the
+    /// signal is otherwise left alone, and by default it ends the process). Call before start().
+    void setReloadCertificatesOnSighup(bool reload);
 
     /// Binds every connector and starts the threads; returns once listening. After a
     /// stop() that has not finished yet, waits for it first.
@@ -154,6 +174,13 @@ public:
     /// the end.
     void stop();
     bool isRunning() const noexcept;
+    /// Reads every TLS connector's certificates and keys again from their files (certbot
+    /// renews them in place). New handshakes use the new ones; open connections keep
+    /// theirs. All or nothing: when a file is missing or unusable, or a key does not match,
+    /// every connector keeps what it had and this throws std::runtime_error naming the file
+    /// and the problem, as start() does (and logs it). Does nothing while the server is
+    /// not running (start() reads the files). Thread-safety: any thread, also the server's.
+    void reloadCertificates();
 
     /// The bound port of connector `index` (in addConnector order) after start().
     std::uint16_t port(std::size_t index = 0) const;

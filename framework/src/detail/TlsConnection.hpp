@@ -1,6 +1,6 @@
 #pragma once
-// TLS connectors: the SSL context built from SslConfig, the bound on handshakes in
-// progress, and accepted TLS connections.
+// TLS connectors: the SSL contexts built from SslConfig (several certificates chosen by
+// SNI, reloadable), the bound on handshakes in progress, and accepted TLS connections.
 
 #include "detail/ServerState.hpp"
 #include "protocol/Role.hpp"
@@ -9,6 +9,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,9 +17,20 @@
 namespace wharf::detail {
 
 struct TlsContext;
+class CertificateSet;
 
 /// Builds the context; throws std::runtime_error naming the file and what is wrong.
 std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config);
+
+/// A reload, in two steps so that several connectors change all or none: reads the
+/// connector's certificate and key files again (throws as makeTlsContext does, and then
+/// nothing changed), ...
+std::shared_ptr<const CertificateSet> loadCertificates(const TlsContext& context);
+/// ... then makes them the ones new handshakes use. Handshakes in progress and open
+/// connections keep theirs. Thread-safety: safe against handshakes on any thread.
+void useCertificates(TlsContext& context, std::shared_ptr<const CertificateSet> certificates);
+/// How many certificates the set has (for the log).
+std::size_t certificateCount(const CertificateSet& certificates);
 
 /// Serves a freshly accepted TLS connection: handshake (with its timeout), then HTTP.
 /// `peer` is the address accept reported. With SslConfig::maxHandshakesPerAddress

@@ -19,9 +19,11 @@
 #include <condition_variable>
 #include <csignal>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace wharf {
 namespace net = boost::asio;
@@ -92,7 +94,11 @@ struct Server::Impl {
     std::vector<std::thread> pool;
 
     bool stopAtShutdown = false;
+    bool reloadOnSighup = false;
     std::unique_ptr<net::signal_set> signals;
+    // A second SIGINT/SIGTERM during the stop: the wait for the peers ends now.
+    std::atomic<bool> stopNow{false};
+    std::mutex reloading;  // one reload at a time, so that each is all or nothing
 
     // Guards the transitions between running, stopping (neither flag) and stopped, and
     // what port() and sessionCount() read; never held while waiting for connections or
@@ -220,6 +226,33 @@ struct Server::Impl {
         if (l.tls) detail::setConnectorName(*l.tls, fmt::format("{}:{}", l.config.host, l.port));
     }
 
+    /// setStopAtShutdown and setReloadCertificatesOnSighup: one signal at a time, on a server thread.
+    void awaitSignal(Server& server)
+    {
+        signals->async_wait([this, &server](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (signal == SIGHUP) {
+                log::info("SIGHUP: reloading the certificates");
+                try {
+                    server.reloadCertificates();
+                } catch (const std::exception&) {
+                    // reloadCertificates() has logged why; the old certificates stay.
+                }
+            } else {
+                const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+                if (server.isRunning()) {
+                    log::info("{}: stopping gracefully; send it again to stop at once", name);
+                    // On a server thread: the stop runs on its own thread, join() returns after it.
+                    server.stop();
+                } else {
+                    log::info("{} again: closing the remaining connections now", name);
+                    stopNow.store(true);
+                }
+            }
+            awaitSignal(server);
+        });
+    }
+
     /// The graceful stop, on a thread that is not one of the server's (they are joined).
     void shutDown()
     {
@@ -245,7 +278,7 @@ struct Server::Impl {
         s.stopping.store(true);
         for (auto& c : s.snapshot()) c->gracefulClose();
         const auto deadline = std::chrono::steady_clock::now() + stopTimeout;
-        while (s.liveCount() > 0 && std::chrono::steady_clock::now() < deadline)
+        while (s.liveCount() > 0 && std::chrono::steady_clock::now() < deadline && !stopNow.load())
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
         // 3. Whatever is left is closed now. (Scoped: the last reference to a connection
@@ -328,6 +361,7 @@ void Server::setStopAtShutdown(bool stop) { impl_->stopAtShutdown = stop; }
 void Server::setConnectionLimits(const ConnectionLimits& limits) { impl_->connectionLimits = limits; }
 void Server::onStarted(std::function<void()> listener) { impl_->startedListeners.push_back(std::move(listener)); }
 void Server::onStopping(std::function<void()> listener) { impl_->stoppingListeners.push_back(std::move(listener)); }
+void Server::setReloadCertificatesOnSighup(bool reload) { impl_->reloadOnSighup = reload; }
 
 void Server::start()
 {
@@ -369,13 +403,15 @@ void Server::start()
         impl_->accept(l);
         log::info("listening on {}://{}:{}", l.tls ? "https" : "http", l.config.host, l.port);
     }
-    if (impl_->stopAtShutdown) {
-        impl_->signals = std::make_unique<net::signal_set>(*impl_->ioc, SIGINT, SIGTERM);
-        impl_->signals->async_wait([this](const boost::system::error_code& ec, int signal) {
-            if (ec) return;
-            log::info("{}: stopping gracefully", signal == SIGINT ? "SIGINT" : "SIGTERM");
-            stop();  // on a server thread: the stop runs on its own thread, join() returns after it
-        });
+    impl_->stopNow.store(false);
+    if (impl_->stopAtShutdown || impl_->reloadOnSighup) {
+        impl_->signals = std::make_unique<net::signal_set>(*impl_->ioc);
+        if (impl_->stopAtShutdown) {
+            impl_->signals->add(SIGINT);
+            impl_->signals->add(SIGTERM);
+        }
+        if (impl_->reloadOnSighup) impl_->signals->add(SIGHUP);
+        impl_->awaitSignal(*this);
     }
     impl_->work.emplace(impl_->ioc->get_executor());
     for (unsigned i = 0; i < threads; ++i)
@@ -419,6 +455,38 @@ void Server::stop()
         lock.lock();
     }
     if (!impl_->onServerThread()) impl_->awaitStopped(lock);
+}
+
+void Server::reloadCertificates()
+{
+    std::lock_guard reloading(impl_->reloading);
+    std::vector<std::pair<std::shared_ptr<detail::TlsContext>, std::string>> connectors;
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (!impl_->running) return;
+        for (const auto& l : impl_->listeners)
+            if (l.tls) connectors.emplace_back(l.tls, fmt::format("{}:{}", l.config.host, l.port));
+    }
+    if (connectors.empty()) {
+        log::info("certificate reload: no TLS connector");
+        return;
+    }
+    // Every connector's files first: one that fails leaves all of them as they were.
+    std::vector<std::shared_ptr<const detail::CertificateSet>> loaded;
+    for (const auto& [tls, name] : connectors) {
+        try {
+            loaded.push_back(detail::loadCertificates(*tls));
+        } catch (const std::exception& e) {
+            log::error("certificate reload failed, every TLS connector keeps its certificates: tls {}: {}", name,
+                       e.what());
+            throw;
+        }
+    }
+    for (std::size_t i = 0; i < connectors.size(); ++i) {
+        log::info("tls {}: {} certificate(s) reloaded; new handshakes use them", connectors[i].second,
+                  detail::certificateCount(*loaded[i]));
+        detail::useCertificates(*connectors[i].first, std::move(loaded[i]));
+    }
 }
 
 bool Server::isRunning() const noexcept

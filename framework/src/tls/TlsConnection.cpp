@@ -1,6 +1,7 @@
-// TLS: the SSL context built from SslConfig, the bound on handshakes in progress, and the
-// HTTP session and WebSocket stream over TlsStream (OpenSSL on the non-blocking socket,
-// tls/TlsStream.hpp). The only translation unit that instantiates them.
+// TLS: the SSL contexts built from SslConfig (one per certificate, picked by SNI, replaced
+// as a whole by a reload), the bound on handshakes in progress, and the HTTP session and
+// WebSocket stream over TlsStream (OpenSSL on the non-blocking socket, tls/TlsStream.hpp).
+// The only translation unit that instantiates them.
 //
 //   accept ─▶ over maxHandshakesPerAddress from that address: closed at once
 //     │        (maxHandshakes in progress: the acceptor waits for one to finish)
@@ -17,22 +18,21 @@
 #include "detail/WsConnection.hpp"
 #include "tls/TlsStream.hpp"
 
-#include <boost/asio/ssl/context.hpp>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
 namespace wharf::detail {
 namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 /// Handshakes in progress on one TLS connector, in all and per remote address: each holds
@@ -176,10 +176,96 @@ private:
     std::size_t pauses_ = 0;
 };
 
+namespace {
+/// Host names compare without regard to ASCII case (RFC 4343).
+std::string lowerCase(std::string_view name)
+{
+    std::string lower(name);
+    for (char& c : lower)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return lower;
+}
+}  // namespace
+
+struct SslCtxFree {
+    void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+
+/// A connector's certificates: one SSL_CTX each, all with the connector's settings, and the
+/// names that pick them. A handshake starts on the first (the default) and the servername
+/// callback moves it to the one its SNI names. Immutable once built; a reload builds a new
+/// set. A connection keeps the set it started with until it ends: the callback's argument
+/// must outlive every handshake on these contexts.
+class CertificateSet {
+public:
+    SSL_CTX* defaultContext() const noexcept { return contexts_.front().get(); }
+
+    void add(SslCtxPtr context, const std::vector<std::string>& names)
+    {
+        SSL_CTX* ctx = context.get();
+        contexts_.push_back(std::move(context));
+        // The first certificate to claim a name keeps it.
+        for (const auto& name : names) {
+            if (name.starts_with("*.")) wildcards_.try_emplace(name.substr(2), ctx);
+            else exact_.try_emplace(name, ctx);
+        }
+        SSL_CTX_set_tlsext_servername_callback(ctx, selectCertificate);
+        SSL_CTX_set_tlsext_servername_arg(ctx, this);
+    }
+
+    /// The context for `serverName` (lower case, no trailing dot): an exact name, else a
+    /// wildcard covering its first label (RFC 6125 6.4.3: "*" matches one label only).
+    SSL_CTX* find(const std::string& serverName) const
+    {
+        if (const auto it = exact_.find(serverName); it != exact_.end()) return it->second;
+        const auto dot = serverName.find('.');
+        if (dot == std::string::npos || dot == 0) return nullptr;
+        const auto it = wildcards_.find(serverName.substr(dot + 1));
+        return it != wildcards_.end() ? it->second : nullptr;
+    }
+
+    std::size_t size() const noexcept { return contexts_.size(); }
+
+private:
+    // SNI (RFC 6066 3): runs on the handshake's thread, after the ClientHello was read.
+    // No name, or one no certificate has: the default stays, and SNI is not acknowledged.
+    static int selectCertificate(SSL* ssl, int*, void* arg)
+    {
+        const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        if (!name) return SSL_TLSEXT_ERR_NOACK;
+        std::string key = lowerCase(name);
+        if (key.ends_with('.')) key.pop_back();
+        SSL_CTX* ctx = static_cast<const CertificateSet*>(arg)->find(key);
+        if (!ctx) return SSL_TLSEXT_ERR_NOACK;
+        if (ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx);
+        return SSL_TLSEXT_ERR_OK;
+    }
+
+    std::vector<SslCtxPtr> contexts_;
+    std::unordered_map<std::string, SSL_CTX*> exact_;
+    std::unordered_map<std::string, SSL_CTX*> wildcards_;  // "*.example.com" under "example.com"
+};
+
 struct TlsContext {
-    ssl::context ctx{ssl::context::tls_server};
-    std::chrono::milliseconds handshakeTimeout{};
+    SslConfig config;  // the files a reload reads again
     HandshakeBudget handshakes;
+
+    std::shared_ptr<const CertificateSet> certificates() const
+    {
+        std::lock_guard lock(mutex);
+        return current;
+    }
+    void replace(std::shared_ptr<const CertificateSet> set)
+    {
+        std::lock_guard lock(mutex);
+        current.swap(set);
+        // The old set goes outside the lock (its last user may be a connection, later).
+    }
+
+private:
+    mutable std::mutex mutex;  // guards `current`: handshakes read it, a reload replaces it
+    std::shared_ptr<const CertificateSet> current;
 };
 
 namespace {
@@ -240,14 +326,14 @@ struct PkeyFree {
     void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
 
-std::unique_ptr<EVP_PKEY, PkeyFree> loadPrivateKey(const SslConfig& config)
+std::unique_ptr<EVP_PKEY, PkeyFree> loadPrivateKey(const SslCertificate& certificate)
 {
-    const auto& file = config.privateKeyFile;
+    const auto& file = certificate.privateKeyFile;
     requireFile(file, "private key");
     BIO* bio = BIO_new_file(file.c_str(), "r");
     if (!bio) throw std::runtime_error(fmt::format("TLS private key {} cannot be read", file.string()));
     std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(
-        bio, nullptr, passwordCallback, const_cast<std::string*>(&config.privateKeyPassword)));
+        bio, nullptr, passwordCallback, const_cast<std::string*>(&certificate.privateKeyPassword)));
     BIO_free(bio);
     if (key) {
         ERR_clear_error();
@@ -255,7 +341,7 @@ std::unique_ptr<EVP_PKEY, PkeyFree> loadPrivateKey(const SslConfig& config)
     }
     const auto detail = openSslError();
     if (looksEncrypted(file)) {
-        if (config.privateKeyPassword.empty())
+        if (certificate.privateKeyPassword.empty())
             throw std::runtime_error(fmt::format(
                 "TLS private key {} is encrypted: set SslConfig::privateKeyPassword", file.string()));
         throw std::runtime_error(fmt::format("TLS private key {} cannot be decrypted: wrong password?", file.string()));
@@ -274,6 +360,113 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLength, const 
         return SSL_TLSEXT_ERR_NOACK;
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
+}
+
+/// The names a certificate serves without SslCertificate::names: its DNS subjectAltNames,
+/// or its subject CN when it has none (RFC 6125 6.4.4), in lower case.
+std::vector<std::string> namesOf(X509* leaf)
+{
+    std::vector<std::string> names;
+    auto* alternatives = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; alternatives && i < sk_GENERAL_NAME_num(alternatives); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(alternatives, i);
+        if (name->type != GEN_DNS) continue;
+        const ASN1_STRING* dns = name->d.dNSName;
+        names.push_back(lowerCase(
+            std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)), ASN1_STRING_length(dns))));
+    }
+    GENERAL_NAMES_free(alternatives);
+    if (!names.empty()) return names;
+    char commonName[256];
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, commonName, sizeof commonName) > 0)
+        names.push_back(lowerCase(commonName));
+    return names;
+}
+
+/// A name given in SslCertificate::names, checked and in lower case.
+std::string configuredName(std::string_view name)
+{
+    const auto star = name.find('*');
+    if (name.empty() || (star != std::string_view::npos && (star != 0 || !name.starts_with("*.") || name.size() < 3 ||
+                                                            name.find('*', 1) != std::string_view::npos)))
+        throw std::runtime_error(fmt::format(
+            "TLS certificate name \"{}\" is not supported: use a host name or \"*.\" and a domain", name));
+    return lowerCase(name);
+}
+
+/// A context with the connector's settings, without a certificate.
+SslCtxPtr newContext(const SslConfig& config)
+{
+    SslCtxPtr context(SSL_CTX_new(TLS_server_method()));
+    if (!context) throw std::runtime_error(fmt::format("TLS: cannot create a context ({})", openSslError()));
+    SSL_CTX* ctx = context.get();
+    // Record buffers are freed whenever they are empty, so an idle connection keeps none.
+    // TlsStream writes one record per SSL_write (partial writes) and retries a record that
+    // waited for the socket from wherever its bytes are then (moving write buffer).
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // One recv takes whatever the socket holds, up to a record's buffer, instead of one for
+    // each record's header and one for its body.
+    SSL_CTX_set_read_ahead(ctx, 1);
+
+    if (!SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumVersion)))
+        throw std::runtime_error(fmt::format("TLS minimumVersion {}: {}", config.minimumVersion, openSslError()));
+    SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE |
+                                 SSL_OP_SINGLE_ECDH_USE | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (!config.cipherList.empty() && !SSL_CTX_set_cipher_list(ctx, config.cipherList.c_str()))
+        throw std::runtime_error(
+            fmt::format("TLS cipherList \"{}\" selects no usable cipher ({})", config.cipherList, openSslError()));
+    if (!config.cipherSuites.empty() && !SSL_CTX_set_ciphersuites(ctx, config.cipherSuites.c_str()))
+        throw std::runtime_error(fmt::format("TLS cipherSuites \"{}\" is not a valid TLS 1.3 suite list ({})",
+                                             config.cipherSuites, openSslError()));
+    SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+    return context;
+}
+
+/// Loads `certificate`'s chain and key into `ctx`; returns the names it serves.
+std::vector<std::string> useCertificate(SSL_CTX* ctx, const SslCertificate& certificate)
+{
+    // Certificate chain, leaf first.
+    const auto& chain = certificate.certificateChainFile;
+    requireFile(chain, "certificate chain file");
+    if (SSL_CTX_use_certificate_chain_file(ctx, chain.c_str()) != 1)
+        throw std::runtime_error(fmt::format("TLS certificate chain file {} is not a PEM certificate chain ({})",
+                                             chain.string(), openSslError()));
+    ERR_clear_error();
+
+    // Private key: loaded by hand for clear messages (encrypted? wrong password? mismatch?).
+    const auto key = loadPrivateKey(certificate);
+    X509* leaf = SSL_CTX_get0_certificate(ctx);
+    if (!leaf || !X509_check_private_key(leaf, key.get())) {
+        ERR_clear_error();
+        throw std::runtime_error(fmt::format("TLS private key {} does not match the certificate in {}",
+                                             certificate.privateKeyFile.string(), chain.string()));
+    }
+    if (!SSL_CTX_use_PrivateKey(ctx, key.get()) || !SSL_CTX_check_private_key(ctx))
+        throw std::runtime_error(fmt::format("TLS private key {} does not match the certificate in {} ({})",
+                                             certificate.privateKeyFile.string(), chain.string(), openSslError()));
+
+    if (certificate.names.empty()) return namesOf(leaf);
+    std::vector<std::string> names;
+    for (const auto& name : certificate.names) names.push_back(configuredName(name));
+    return names;
+}
+
+/// Every certificate of `config`, read from its files now.
+std::shared_ptr<const CertificateSet> loadCertificateSet(const SslConfig& config)
+{
+    std::vector<SslCertificate> certificates;
+    if (!config.certificateChainFile.empty() || !config.privateKeyFile.empty() || config.certificates.empty())
+        certificates.push_back({config.certificateChainFile, config.privateKeyFile, config.privateKeyPassword, {}});
+    certificates.insert(certificates.end(), config.certificates.begin(), config.certificates.end());
+    ERR_clear_error();
+    auto set = std::make_shared<CertificateSet>();
+    for (const auto& certificate : certificates) {
+        auto context = newContext(config);
+        auto names = useCertificate(context.get(), certificate);
+        set->add(std::move(context), names);
+    }
+    return set;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -320,10 +513,12 @@ private:
 
 class TlsHttpSession final : public HttpSession<TlsHttpSession>, public std::enable_shared_from_this<TlsHttpSession> {
 public:
-    TlsHttpSession(TlsStream stream, std::shared_ptr<TlsContext> context, Strand strand,
+    TlsHttpSession(TlsStream stream, std::shared_ptr<TlsContext> context,
+                   std::shared_ptr<const CertificateSet> certificates, Strand strand,
                    std::shared_ptr<ServerState> server, const tcp::endpoint& peer)
         : HttpSession(std::move(strand), std::move(server), fmt::format("{}", peer)),
           context_(std::move(context)),
+          certificates_(std::move(certificates)),
           stream_(std::move(stream)),
           handshakeFrom_(peer.address())
     {
@@ -333,7 +528,7 @@ public:
     void run()
     {
         stream_.next_layer().setOwner(weak_from_this());
-        stream_.next_layer().expires_after(context_->handshakeTimeout);
+        stream_.next_layer().expires_after(context_->config.handshakeTimeout);
         stream_.async_handshake([self = shared_from_this()](const boost::system::error_code& ec) {
             self->onHandshakeDone(ec);
         });
@@ -400,7 +595,8 @@ private:
         handshakeFrom_.reset();
     }
 
-    std::shared_ptr<TlsContext> context_;  // outlives stream_
+    std::shared_ptr<TlsContext> context_;                     // outlives stream_
+    std::shared_ptr<const CertificateSet> certificates_;  // those of stream_'s handshake
     TlsStream stream_;
     std::optional<net::ip::address> handshakeFrom_;  // while the handshake counts against the budget
     const std::chrono::steady_clock::time_point accepted_ = std::chrono::steady_clock::now();
@@ -420,56 +616,23 @@ std::shared_ptr<WsConnection> makeTlsWsConnection(TlsStream& stream, Strand stra
 std::shared_ptr<TlsContext> makeTlsContext(const SslConfig& config)
 {
     auto tls = std::make_shared<TlsContext>();
-    tls->handshakeTimeout = config.handshakeTimeout;
+    tls->config = config;
     tls->handshakes.configure(config.maxHandshakes, config.maxHandshakesPerAddress);
-    SSL_CTX* ctx = tls->ctx.native_handle();
-    ERR_clear_error();
-    // Record buffers are freed whenever they are empty, so an idle connection keeps none.
-    // TlsStream writes one record per SSL_write (partial writes) and retries a record that
-    // waited for the socket from wherever its bytes are then (moving write buffer).
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    // One recv takes whatever the socket holds, up to a record's buffer, instead of one for
-    // each record's header and one for its body.
-    SSL_CTX_set_read_ahead(ctx, 1);
-
-    if (!SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumVersion)))
-        throw std::runtime_error(fmt::format("TLS minimumVersion {}: {}", config.minimumVersion, openSslError()));
-    tls->ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
-                         ssl::context::single_dh_use);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_ECDH_USE | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (!config.cipherList.empty() && !SSL_CTX_set_cipher_list(ctx, config.cipherList.c_str()))
-        throw std::runtime_error(
-            fmt::format("TLS cipherList \"{}\" selects no usable cipher ({})", config.cipherList, openSslError()));
-    if (!config.cipherSuites.empty() && !SSL_CTX_set_ciphersuites(ctx, config.cipherSuites.c_str()))
-        throw std::runtime_error(fmt::format("TLS cipherSuites \"{}\" is not a valid TLS 1.3 suite list ({})",
-                                             config.cipherSuites, openSslError()));
-
-    // Certificate chain, leaf first.
-    const auto& chain = config.certificateChainFile;
-    requireFile(chain, "certificate chain file");
-    boost::system::error_code ec;
-    tls->ctx.use_certificate_chain_file(chain.string(), ec);
-    if (ec)
-        throw std::runtime_error(fmt::format("TLS certificate chain file {} is not a PEM certificate chain ({})",
-                                             chain.string(), ec.message()));
-    ERR_clear_error();
-
-    // Private key: loaded by hand for clear messages (encrypted? wrong password? mismatch?).
-    const auto key = loadPrivateKey(config);
-    X509* leaf = SSL_CTX_get0_certificate(ctx);
-    if (!leaf || !X509_check_private_key(leaf, key.get())) {
-        ERR_clear_error();
-        throw std::runtime_error(fmt::format("TLS private key {} does not match the certificate in {}",
-                                             config.privateKeyFile.string(), chain.string()));
-    }
-    if (!SSL_CTX_use_PrivateKey(ctx, key.get()) || !SSL_CTX_check_private_key(ctx))
-        throw std::runtime_error(fmt::format("TLS private key {} does not match the certificate in {} ({})",
-                                             config.privateKeyFile.string(), chain.string(), openSslError()));
-
-    SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+    tls->replace(loadCertificateSet(config));
     return tls;
 }
+
+std::shared_ptr<const CertificateSet> loadCertificates(const TlsContext& context)
+{
+    return loadCertificateSet(context.config);
+}
+
+void useCertificates(TlsContext& context, std::shared_ptr<const CertificateSet> certificates)
+{
+    context.replace(std::move(certificates));
+}
+
+std::size_t certificateCount(const CertificateSet& certificates) { return certificates.size(); }
 
 void startTlsConnection(tcp::socket socket, const tcp::endpoint& peer, std::shared_ptr<ServerState> server,
                         std::shared_ptr<TlsContext> context)
@@ -483,9 +646,10 @@ void startTlsConnection(tcp::socket socket, const tcp::endpoint& peer, std::shar
     auto strand = *socket.get_executor().target<Strand>();
     std::shared_ptr<TlsHttpSession> session;
     try {
-        TlsStream stream(std::move(socket), context->ctx.native_handle());
-        session = std::make_shared<TlsHttpSession>(std::move(stream), context, std::move(strand), std::move(server),
-                                                   peer);
+        auto certificates = context->certificates();
+        TlsStream stream(std::move(socket), certificates->defaultContext());
+        session = std::make_shared<TlsHttpSession>(std::move(stream), context, std::move(certificates),
+                                                   std::move(strand), std::move(server), peer);
     } catch (const std::exception& e) {
         context->handshakes.finish(peer.address());
         log::warn("tls {}: {}", peer, e.what());
