@@ -410,9 +410,10 @@ fi
 median() {  # values on stdin -> median (empty when none)
   { grep -E '^-?[0-9.]+$' || true; } | sort -g | awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
-metric() {  # server workload key -> median over runs
+metric() {  # server workload key -> median over the runs that measured (a failed setup has duration_s=0.000
+  # and counts only in the errors column)
   local l
-  while IFS= read -r l; do [[ -n $l ]] && field "$l" "$3"; true; done <<<"${lines[$1/$2]:-}" | median
+  while IFS= read -r l; do [[ -n $l && $l != *" duration_s=0.000 "* ]] && field "$l" "$3"; true; done <<<"${lines[$1/$2]:-}" | median
 }
 cpu_per() {  # server workload count-field -> median server CPU microseconds per counted item
   local l
