@@ -399,7 +399,7 @@ public:
     void readRssSettled(long& into, Then then);
     /// fanout: connection count including the sender (index conns); others: --conns.
     int totalConns() const { return o_.conns + (o_.mode == "fanout" ? 1 : 0); }
-    /// fanout: the payload of broadcast `seq`: "<seq> " then pattern bytes, --size in all
+    /// fanout, alltoall: the payload of message `seq`: "<seq> " then pattern bytes, --size in all
     /// (longer when the number does not fit).
     const std::string& fanoutPayload(std::uint64_t seq)
     {
