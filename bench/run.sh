@@ -6,10 +6,13 @@
 # Then, when openssl is installed, a second table for TLS (wss://): wharf-echo and
 # websocketpp-echo with a throwaway self-signed certificate, ratios against websocketpp-tls
 # (or against plain wharf without it).
-# Then a fan-out table (wharf-bench --mode fanout: FANOUT_CONNS receivers and one sender)
-# against three servers of the same chat protocol: wharf-chat (the chat sample, one shared
-# wharf::Message per broadcast), wharf-chat-naive (wharf, one sendText per member) and
-# websocketpp-chat (websocketpp's per-member send), ratios against websocketpp-chat.
+# Then a fan-out table (wharf-bench --mode fanout: FANOUT_CONNS receivers and one sender,
+# one row per server and size in FANOUT_SIZES) against servers of the same chat protocol:
+# wharf-chat (the chat sample on topics: one frame per publish, shared), wharf-chat-2t (the
+# same with 2 threads), wharf-chat-naive (wharf, one sendText per member) and
+# websocketpp-chat (websocketpp's per-member send), ratios against websocketpp-chat; and an
+# all-to-all table (wharf-bench --mode alltoall: ALLTOALL_CONNS members all sending) for the
+# same servers.
 #
 #   bench/run.sh            # everything, about 6 minutes (TLS: about 1 of them)
 #   RUNS=1 DURATION=1 IDLE_CONNS=1000 bench/run.sh   # a quick look
@@ -18,7 +21,9 @@
 #   TLS_SERVERS=wharf-tls bench/run.sh                # a TLS subset
 #   FANOUT=0 bench/run.sh                             # no fan-out table
 #   FANOUT_CONNS=100 bench/run.sh                     # fewer fan-out receivers (default 1000)
-#   FANOUT_SIZE=4096 bench/run.sh                     # fan-out payload bytes (default 16)
+#   FANOUT_SIZES=4096 bench/run.sh                    # fan-out payload sizes, bytes (default "16 4096")
+#   ALLTOALL=0 bench/run.sh                           # no all-to-all table
+#   ALLTOALL_CONNS=100 ALLTOALL_SIZES=16 bench/run.sh # all-to-all members (default 320), sizes (default FANOUT_SIZES)
 #   FANOUT_SERVERS="wharf-chat websocketpp-chat" bench/run.sh   # a fan-out subset
 #   JIT_WARMUP=20 bench/run.sh                        # jetty's throwaway JIT warm-up (s, default 10)
 #   NO_BUILD=1 bench/run.sh                           # use what build-bench holds
@@ -42,7 +47,8 @@
 # any path; FANOUT_BASELINE=NAME makes it the base of the fan-out ratios.
 #
 # Servers run pinned to CPU 0 (taskset -c 0), the load tool to CPU 1; "wharf-2t" is
-# wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares).
+# wharf-echo with 2 threads on both CPUs (the load tool still on CPU 1, so it shares), and
+# "wharf-chat-2t" is wharf-chat with 2 threads the same way.
 # "jetty" (bench/peers/JettyEcho.java, compiled here with javac) runs in a JVM pinned to
 # CPU 0 like the others; before its measured runs it gets a throwaway warm-up for the JIT
 # (echo 16 B for JIT_WARMUP s, default 10, then 2 s each of echo 64 KiB and handshakes):
@@ -62,14 +68,17 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 # The built-in servers (server_cmd below); set but empty (SERVERS="") runs none of that group.
 all_servers="wharf wharf-2t beast websocketpp ws jetty"
 all_tls_servers="wharf-tls websocketpp-tls"
-all_fanout_servers="wharf-chat wharf-chat-naive websocketpp-chat"
+all_fanout_servers="wharf-chat wharf-chat-2t wharf-chat-naive websocketpp-chat"
 SERVERS=${SERVERS-$all_servers}
 TLS=${TLS:-1}
 TLS_SERVERS=${TLS_SERVERS-$all_tls_servers}
 TLS_IDLE_CONNS=${TLS_IDLE_CONNS:-1000}
 FANOUT=${FANOUT:-1}
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
-FANOUT_SIZE=${FANOUT_SIZE:-16}
+FANOUT_SIZES=${FANOUT_SIZES:-${FANOUT_SIZE:-16 4096}}  # FANOUT_SIZE: the old name of a single size
+ALLTOALL=${ALLTOALL:-1}
+ALLTOALL_CONNS=${ALLTOALL_CONNS:-320}
+ALLTOALL_SIZES=${ALLTOALL_SIZES:-$FANOUT_SIZES}
 FANOUT_SERVERS=${FANOUT_SERVERS-$all_fanout_servers}
 BASELINE=${BASELINE:-}
 JIT_WARMUP=${JIT_WARMUP:-10}
@@ -175,6 +184,7 @@ server_cmd() {  # name -> "cpus|command"
     websocketpp-tls) [[ -x $build/bench/websocketpp-echo ]] && echo "0|$build/bench/websocketpp-echo --port 0 --threads 1 --tls-cert $tls_cert --tls-key $tls_key" ;;
     # Fan-out: the chat sample, one thread; receivers never speak after their name, so no idle timeout hits.
     wharf-chat)  [[ -x $build/samples/chat/wharf-chat ]] && echo "0|$build/samples/chat/wharf-chat --host 127.0.0.1 --port 0 --threads 1 --public $root/samples/chat/public --idle-timeout 86400" ;;
+    wharf-chat-2t) [[ -x $build/samples/chat/wharf-chat ]] && echo "0,1|$build/samples/chat/wharf-chat --host 127.0.0.1 --port 0 --threads 2 --public $root/samples/chat/public --idle-timeout 86400" ;;
     # The same chat protocol with a frame built per recipient: on wharf (sendText per member), on websocketpp.
     wharf-chat-naive) [[ -x $build/bench/wharf-chat-naive ]] && echo "0|$build/bench/wharf-chat-naive --port 0 --threads 1" ;;
     websocketpp-chat) [[ -x $build/bench/websocketpp-chat ]] && echo "0|$build/bench/websocketpp-chat --port 0" ;;
@@ -273,14 +283,20 @@ fanout_ran=()  # fan-out (chat servers), in its own table
 jit_warmed=()  # servers that got the throwaway JIT warm-up (for the table's footnote)
 if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   # Re-render the table from an earlier run's raw lines.
+  t_fanout_sizes=; t_alltoall_sizes=
   while IFS= read -r l; do
     [[ $l == mode=* ]] || continue
     s=$(sed -n 's/.* label=\([^ ]*\).*/\1/p' <<<"$l")
-    if [[ $l == mode=fanout* ]]; then
-      FANOUT_CONNS=$(sed -n 's/.* conns=\([0-9]*\).*/\1/p' <<<"$l")
-      FANOUT_SIZE=$(sed -n 's/.* size=\([0-9]*\).*/\1/p' <<<"$l")
+    if [[ $l == mode=fanout* || $l == mode=alltoall* ]]; then
+      w=${l%% *}; w=${w#mode=}
+      n=$(field "$l" conns); z=$(field "$l" size)
+      if [[ $w == fanout ]]; then
+        FANOUT_CONNS=$n; [[ " $t_fanout_sizes " == *" $z "* ]] || t_fanout_sizes+=" $z"
+      else
+        ALLTOALL_CONNS=$n; [[ " $t_alltoall_sizes " == *" $z "* ]] || t_alltoall_sizes+=" $z"
+      fi
       [[ " ${fanout_ran[*]} " == *" $s "* ]] || fanout_ran+=("$s")
-      lines[$s/fanout]+="$l"$'\n'
+      lines[$s/$w$z]+="$l"$'\n'
       continue
     fi
     case $l in
@@ -304,6 +320,8 @@ if [[ ${TABLE_ONLY:-0} == 1 ]]; then
   SERVERS=
   TLS_SERVERS=
   FANOUT=0
+  FANOUT_SIZES=${t_fanout_sizes# }
+  ALLTOALL_SIZES=${t_alltoall_sizes# }
   if grep -q '^# JIT warm-up .* label=jetty ' "$results"; then
     jit_warmed+=(jetty)
     w=$(sed -n 's/^# JIT warm-up mode=echo .* size=16 .* duration_s=\([0-9.]*\).*/\1/p' "$results" | head -n1)
@@ -364,17 +382,25 @@ if [[ $TLS == 1 && -n $TLS_SERVERS ]]; then
   fi
 fi
 
-# Fan-out: FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding, FANOUT_SIZE-byte
-# payloads, against each chat server. wharf-chat frames every broadcast once and shares it;
-# wharf-chat-naive and websocketpp-chat build a frame per recipient.
+# Fan-out: FANOUT_CONNS receivers + one sender with 4 broadcasts outstanding, for each size
+# in FANOUT_SIZES; then all-to-all: ALLTOALL_CONNS members each with 1 message outstanding,
+# for each size in ALLTOALL_SIZES; against each chat server, one server process for all.
+# wharf-chat frames every broadcast once and shares it; wharf-chat-naive and
+# websocketpp-chat build a frame per recipient.
+[[ $ALLTOALL == 1 ]] || ALLTOALL_SIZES=
 if [[ $FANOUT == 1 ]]; then
   for s in $FANOUT_SERVERS; do
     [[ -z $(server_cmd "$s") ]] && { log "skipping $s (not available)"; continue; }
-    log "server $s (fan-out, $FANOUT_CONNS receivers)"
+    log "server $s (fan-out, $FANOUT_CONNS receivers; all-to-all, $ALLTOALL_CONNS members)"
     start_server "$s" || continue
     fanout_ran+=("$s")
     for _ in $(seq "$RUNS"); do
-      lines[$s/fanout]+="$(load "$s" --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size "$FANOUT_SIZE" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      for z in $FANOUT_SIZES; do
+        lines[$s/fanout$z]+="$(load "$s" --mode fanout --path /chat --conns "$FANOUT_CONNS" --inflight 4 --size "$z" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      done
+      for z in $ALLTOALL_SIZES; do
+        lines[$s/alltoall$z]+="$(load "$s" --mode alltoall --path /chat --conns "$ALLTOALL_CONNS" --inflight 1 --size "$z" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid")"$'\n'
+      done
     done
     stop_server
   done
@@ -384,9 +410,10 @@ fi
 median() {  # values on stdin -> median (empty when none)
   { grep -E '^-?[0-9.]+$' || true; } | sort -g | awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
-metric() {  # server workload key -> median over runs
+metric() {  # server workload key -> median over the runs that measured (a failed setup has duration_s=0.000
+  # and counts only in the errors column)
   local l
-  while IFS= read -r l; do [[ -n $l ]] && field "$l" "$3"; true; done <<<"${lines[$1/$2]:-}" | median
+  while IFS= read -r l; do [[ -n $l && $l != *" duration_s=0.000 "* ]] && field "$l" "$3"; true; done <<<"${lines[$1/$2]:-}" | median
 }
 cpu_per() {  # server workload count-field -> median server CPU microseconds per counted item
   local l
@@ -513,27 +540,51 @@ if [[ ${#fanout_ran[@]} -gt 0 ]]; then
   fbase=
   want_fbase=${FANOUT_BASELINE:-websocketpp-chat}
   for s in "${fanout_ran[@]}"; do [[ $s == "$want_fbase" ]] && fbase=$want_fbase; done
-  f_del=; f_cpu=
-  if [[ -n $fbase ]]; then f_del=$(metric "$fbase" fanout deliveries_per_s); f_cpu=$(cpu_per "$fbase" fanout deliveries); fi
-  echo
-  echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); each chat server on CPU 0 (1 thread), wharf-bench on CPU 1."
-  echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding, $FANOUT_SIZE-byte payloads; a delivery is one"
-  echo "receiver getting one broadcast. Same chat protocol on every server: wharf-chat frames each broadcast once (one shared"
-  echo "wharf::Message); wharf-chat-naive (wharf, sendText per member) and websocketpp-chat (websocketpp's send per member) build a"
-  echo "frame per recipient. Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
-  echo "Ratios vs ${fbase:-– ($want_fbase did not run)}: deliveries/s (higher is better) and server CPU per delivery (lower is better)."
-  echo
-  echo "| server | receivers | deliveries/s | vs ${fbase:-–} | broadcasts/s | server CPU µs/delivery | vs ${fbase:-–} | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for s in "${fanout_ran[@]}"; do
-    ferr=0
+  shape_errors() {  # server workload -> errors summed over runs (a failed run counts 1)
+    local l e total=0
     while IFS= read -r l; do
       [[ -z $l ]] && continue
-      e=$(field "$l" errors); ferr=$((ferr + ${e:-1}))
-    done <<<"${lines[$s/fanout]:-}"
-    d=$(metric "$s" fanout deliveries_per_s); c=$(cpu_per "$s" fanout deliveries)
-    echo "| $s | $FANOUT_CONNS | $(fmt "$d" 0) | $(ratio "$d" "$f_del") | $(fmt "$(metric "$s" fanout broadcasts_per_s)" 0) | $(fmt "$c" 2) | $(ratio "$c" "$f_cpu") | $ferr |"
-  done
+      e=$(field "$l" errors); total=$((total + ${e:-1}))
+    done <<<"${lines[$1/$2]:-}"
+    echo "$total"
+  }
+  shape_rows() {  # workload conns count-label-field: one row per server with that workload
+    local w=$1 n=$2 per=$3 s d c b_d= b_c=
+    if [[ -n $fbase ]]; then b_d=$(metric "$fbase" "$w" deliveries_per_s); b_c=$(cpu_per "$fbase" "$w" deliveries); fi
+    for s in "${fanout_ran[@]}"; do
+      [[ -z ${lines[$s/$w]:-} ]] && continue
+      d=$(metric "$s" "$w" deliveries_per_s); c=$(cpu_per "$s" "$w" deliveries)
+      echo "| $s | $n | ${w//[!0-9]/} B | $(fmt "$d" 0) | $(ratio "$d" "$b_d") | $(fmt "$(metric "$s" "$w" "$per")" 0) | $(fmt "$c" 2) | $(ratio "$c" "$b_c") | $(shape_errors "$s" "$w") |"
+    done
+  }
+  two_t=
+  [[ " ${fanout_ran[*]} " == *" wharf-chat-2t "* ]] &&
+    two_t=" wharf-chat-2t: wharf-chat --threads 2 on CPUs 0-1, so it shares CPU 1 with wharf-bench (its CPU column counts both threads)."
+  fnote="Ratios vs ${fbase:-– ($want_fbase did not run)}: deliveries/s (higher is better) and server CPU per delivery (lower is better)."
+  if [[ -n $FANOUT_SIZES ]]; then
+    echo
+    echo "Fan-out: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up); each chat server on CPU 0 (1 thread), wharf-bench on CPU 1.$two_t"
+    echo "$FANOUT_CONNS receivers and one sender with at most 4 broadcasts outstanding; a delivery is one"
+    echo "receiver getting one broadcast. Same chat protocol on every server: wharf-chat publishes each broadcast to a topic (one frame,"
+    echo "shared); wharf-chat-naive (wharf, sendText per member) and websocketpp-chat (websocketpp's send per member) build a"
+    echo "frame per recipient. Server CPU µs/delivery: server utime+stime over the measured window / deliveries in it."
+    echo "$fnote"
+    echo
+    echo "| server | receivers | payload | deliveries/s | vs ${fbase:-–} | broadcasts/s | server CPU µs/delivery | vs ${fbase:-–} | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for z in $FANOUT_SIZES; do shape_rows "fanout$z" "$FANOUT_CONNS" broadcasts_per_s; done
+  fi
+  if [[ -n $ALLTOALL_SIZES ]]; then
+    echo
+    echo "All-to-all (as uWebSockets' broadcast test): medians of $RUNS runs, same durations and CPUs as the fan-out table."
+    echo "$ALLTOALL_CONNS members of one room, each sending with 1 message of its own outstanding; every message goes to every"
+    echo "member, the sender included, so a message is $ALLTOALL_CONNS deliveries. Every receiver checks every sender's order."
+    echo "$fnote"
+    echo
+    echo "| server | members | payload | deliveries/s | vs ${fbase:-–} | messages/s | server CPU µs/delivery | vs ${fbase:-–} | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for z in $ALLTOALL_SIZES; do shape_rows "alltoall$z" "$ALLTOALL_CONNS" messages_per_s; done
+  fi
 fi
 echo
 echo "Raw lines: $results"

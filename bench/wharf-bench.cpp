@@ -6,7 +6,7 @@
 // masked while it is copied); everything produced while handling one read goes out in one
 // write. Echoes are checked byte for byte against what was sent.
 //
-//   wharf-bench --mode echo|latency|handshake|idle|fanout [--host 127.0.0.1] [--port 9001]
+//   wharf-bench --mode echo|latency|handshake|idle|fanout|alltoall [--host 127.0.0.1] [--port 9001]
 //               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
 //               [--duration 3] [--warmup 0.5] [--server-pid PID] [--pid PID] [--label NAME]
 //               [--tls [--ca FILE] [--sni localhost]]
@@ -32,6 +32,17 @@
 // count deliveries (frames starting "sender: "), ignore "* " notices and check every
 // payload against the expected sequence number; a wrong one is an error. Output:
 //   mode=fanout conns=1000 inflight=4 size=16 duration_s=... broadcasts=... broadcasts_per_s=...
+//   deliveries=... deliveries_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
+//
+// alltoall (the shape of uWebSockets' broadcast test; --path defaults to /chat): --conns
+// connections (default 320) each join with a unique name ("c17") and wait for their own
+// "* c17 joined"; once all have, every connection sends "<seq> <padding>" messages (--size
+// bytes) with at most --inflight (default 1) of its own outstanding. The chat sends each to
+// every member, the sender included, so a message is complete when its sender receives its
+// own "c17: <payload>". Every "NAME: ..." frame any connection receives is a delivery; each
+// receiver checks that every sender's sequence numbers arrive complete and in order (a gap,
+// a repeat or a wrong payload is an error). Output:
+//   mode=alltoall conns=320 inflight=1 size=16 duration_s=... messages=... messages_per_s=...
 //   deliveries=... deliveries_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
 //
 // Only loopback hosts are accepted. Every mode stops by itself.
@@ -81,7 +92,7 @@ struct Options {
     std::string mode = "echo";
     std::string host = "127.0.0.1";
     int port = 9001;
-    std::string path = "/echo";  // fanout: "/chat" unless --path is given
+    std::string path = "/echo";  // fanout, alltoall: "/chat" unless --path is given
     bool pathGiven = false;
     int conns = -1;     // mode default
     int inflight = -1;  // mode default
@@ -102,7 +113,7 @@ struct Options {
 {
     std::fprintf(stderr,
                  "wharf-bench: %s\n"
-                 "usage: wharf-bench --mode echo|latency|handshake|idle|fanout [--host 127.0.0.1] [--port 9001]\n"
+                 "usage: wharf-bench --mode echo|latency|handshake|idle|fanout|alltoall [--host 127.0.0.1] [--port 9001]\n"
                  "                   [--path /echo] [--conns N] [--inflight K] [--size BYTES] [--binary]\n"
                  "                   [--duration SECONDS] [--warmup SECONDS] [--server-pid PID]\n"
                  "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n"
@@ -159,10 +170,11 @@ Options parse(int argc, char** argv)
     } else if (o.mode == "echo") {
         if (o.conns < 0) o.conns = 100;
         if (o.inflight < 0) o.inflight = 16;
-    } else if (o.mode == "fanout") {
-        if (o.conns < 0) o.conns = 1000;
-        if (o.inflight < 0) o.inflight = 4;
-        if (o.binary) usage("fanout mode is text only (wharf-chat takes text)");
+    } else if (o.mode == "fanout" || o.mode == "alltoall") {
+        const bool fanout = o.mode == "fanout";
+        if (o.conns < 0) o.conns = fanout ? 1000 : 320;
+        if (o.inflight < 0) o.inflight = fanout ? 4 : 1;
+        if (o.binary) usage("fanout and alltoall are text only (wharf-chat takes text)");
         if (!o.pathGiven) o.path = "/chat";
     } else {
         usage(("unknown mode " + o.mode).c_str());
@@ -250,7 +262,7 @@ struct Stats {
     std::uint64_t bytes = 0;
     std::uint64_t handshakes = 0;
     std::uint64_t errors = 0;
-    std::uint64_t broadcasts = 0;  // fanout: broadcasts completed (the sender's own echo)
+    std::uint64_t broadcasts = 0;  // fanout, alltoall: messages completed (the sender's own echo)
 };
 
 class Bench;
@@ -285,7 +297,7 @@ public:
     void prime(int inflight) override
     {
         for (int i = 0; i < inflight; ++i) {
-            if (fanout_) sendFanout();
+            if (fanout_ || alltoall_) sendFanout();
             else sendMessage();
         }
         flush();
@@ -310,6 +322,8 @@ private:
     void onMessage(std::uint8_t opcode, const char* data, std::size_t n);
     void sendMessage();
     void onFanoutMessage(std::uint8_t opcode, const char* data, std::size_t n);
+    void onAllToAllMessage(std::uint8_t opcode, const char* data, std::size_t n);
+    void onChatNotice(std::string_view text);
     void sendFanout();
     void sendControl(std::uint8_t opcode, const char* data, std::size_t n);
     void flush();
@@ -331,9 +345,11 @@ private:
     std::string fragments_;                 // a message split over several frames
     std::uint8_t fragOpcode_ = 0;
     bool fanout_ = false;        // fanout mode
+    bool alltoall_ = false;      // alltoall mode
     bool fanoutSender_ = false;  // fanout: the one connection that sends
-    bool fanoutReady_ = false;   // fanout: own join notice seen
-    std::string fanoutName_;
+    bool fanoutReady_ = false;   // fanout, alltoall: own join notice seen
+    std::string fanoutName_;     // fanout, alltoall: the name this connection joins with
+    std::vector<std::uint64_t> nextFrom_;  // alltoall: the sequence number expected next from each sender
 };
 
 class Bench {
@@ -381,9 +397,9 @@ public:
     /// idle: after a settling second, reads the server's RSS into `into`, then calls `then`.
     template <class Then>
     void readRssSettled(long& into, Then then);
-    /// fanout: connection count including the sender (index conns).
+    /// fanout: connection count including the sender (index conns); others: --conns.
     int totalConns() const { return o_.conns + (o_.mode == "fanout" ? 1 : 0); }
-    /// fanout: the payload of broadcast `seq`: "<seq> " then pattern bytes, --size in all
+    /// fanout, alltoall: the payload of message `seq`: "<seq> " then pattern bytes, --size in all
     /// (longer when the number does not fit).
     const std::string& fanoutPayload(std::uint64_t seq)
     {
@@ -391,6 +407,19 @@ public:
         fanoutScratch_ += ' ';
         if (fanoutScratch_.size() < o_.size) fanoutScratch_.append(pattern_.data() + seq % 251, o_.size - fanoutScratch_.size());
         return fanoutScratch_;
+    }
+    /// alltoall: the sequence number of a well-formed payload (what fanoutPayload made).
+    std::optional<std::uint64_t> chatPayloadSeq(std::string_view payload) const
+    {
+        std::uint64_t seq = 0;
+        std::size_t i = 0;
+        for (; i < payload.size() && i < 20 && payload[i] >= '0' && payload[i] <= '9'; ++i) seq = seq * 10 + std::uint64_t(payload[i] - '0');
+        if (i == 0 || i >= payload.size() || payload[i] != ' ') return std::nullopt;
+        const std::size_t prefix = i + 1;
+        const std::size_t padding = o_.size > prefix ? o_.size - prefix : 0;
+        if (payload.size() != prefix + padding || std::memcmp(payload.data() + prefix, pattern_.data() + seq % 251, padding) != 0)
+            return std::nullopt;
+        return seq;
     }
     void fanoutReady(bool sender);
     void countDelivery(std::size_t bytes)
@@ -467,6 +496,10 @@ Conn<Stream>::Conn(Bench& b, int index) : b_(b), index_(index), socket_(makeStre
         fanout_ = true;
         fanoutSender_ = index == b.opt().conns;
         fanoutName_ = fanoutSender_ ? "sender" : "r" + std::to_string(index);
+    } else if (b.opt().mode == "alltoall") {
+        alltoall_ = true;
+        fanoutName_ = "c" + std::to_string(index);
+        nextFrom_.assign(static_cast<std::size_t>(b.opt().conns), 0);
     }
 }
 
@@ -536,7 +569,7 @@ void Conn<Stream>::sendUpgradeRequest()
     // Idle connections keep only a small buffer, so the client side scales to many.
     const bool idle = b_.opt().mode == "idle" || b_.opt().mode == "handshake";
     rbuf_.resize(idle ? 4096
-                 : fanout_ ? std::max<std::size_t>(16 * 1024, 2 * (b_.opt().size + 64))
+                 : fanout_ || alltoall_ ? std::max<std::size_t>(16 * 1024, 2 * (b_.opt().size + 64))
                            : std::max<std::size_t>(64 * 1024, 2 * (b_.opt().size + 16)));
     readHandshake();
 }
@@ -588,7 +621,7 @@ void Conn<Stream>::onUpgraded()
         closing_ = true;
         sendControl(0x8, payload, 2);
     } else {
-        if (fanout_) {
+        if (fanout_ || alltoall_) {
             // The name first; ready once the chat announces it ("* name joined").
             appendMaskedFrame(pending_, 0x1, fanoutName_.data(), fanoutName_.size());
             flush();
@@ -691,6 +724,7 @@ template <class Stream>
 void Conn<Stream>::onMessage(std::uint8_t opcode, const char* data, std::size_t n)
 {
     if (fanout_) return onFanoutMessage(opcode, data, n);
+    if (alltoall_) return onAllToAllMessage(opcode, data, n);
     const auto& o = b_.opt();
     if (recvSeq_ >= sendSeq_) return error("unsolicited message");
     const std::uint8_t want = o.binary ? 0x2 : 0x1;
@@ -722,14 +756,7 @@ void Conn<Stream>::onFanoutMessage(std::uint8_t opcode, const char* data, std::s
 {
     if (opcode != 0x1) return b_.countError(index_, "fanout: not a text message", {});
     const std::string_view text(data, n);
-    if (text.starts_with("* ")) {
-        // Join/leave notices; our own join makes this connection ready.
-        if (!fanoutReady_ && text == "* " + fanoutName_ + " joined") {
-            fanoutReady_ = true;
-            b_.fanoutReady(fanoutSender_);
-        }
-        return;
-    }
+    if (text.starts_with("* ")) return onChatNotice(text);
     constexpr std::string_view prefix = "sender: ";
     if (!text.starts_with(prefix)) return b_.countError(index_, "fanout: unexpected message", {});
     const std::string_view payload = text.substr(prefix.size());
@@ -748,6 +775,41 @@ void Conn<Stream>::onFanoutMessage(std::uint8_t opcode, const char* data, std::s
         b_.countDelivery(n);
     }
     if (fanoutSender_ && b_.sending()) sendFanout();
+}
+
+template <class Stream>
+void Conn<Stream>::onChatNotice(std::string_view text)
+{
+    // Join/leave notices; our own join makes this connection ready.
+    if (!fanoutReady_ && text == "* " + fanoutName_ + " joined") {
+        fanoutReady_ = true;
+        b_.fanoutReady(fanoutSender_);
+    }
+}
+
+template <class Stream>
+void Conn<Stream>::onAllToAllMessage(std::uint8_t opcode, const char* data, std::size_t n)
+{
+    if (opcode != 0x1) return b_.countError(index_, "alltoall: not a text message", {});
+    const std::string_view text(data, n);
+    if (text.starts_with("* ")) return onChatNotice(text);
+    // "c<index>: <payload>"
+    std::size_t i = 1;
+    std::size_t from = 0;
+    for (; i < text.size() && i < 10 && text[i] >= '0' && text[i] <= '9'; ++i) from = from * 10 + std::size_t(text[i] - '0');
+    if (text.empty() || text[0] != 'c' || i == 1 || from >= nextFrom_.size() || text.substr(i, 2) != ": ")
+        return b_.countError(index_, "alltoall: unexpected message", {});
+    const auto seq = b_.chatPayloadSeq(text.substr(i + 2));
+    if (!seq) return b_.countError(index_, "alltoall: payload mismatch", {});
+    // Every message of every sender reaches every member once, in the order it was sent.
+    if (*seq != nextFrom_[from]) b_.countError(index_, "alltoall: a sender's messages arrived out of order or incomplete", {});
+    nextFrom_[from] = *seq + 1;
+    b_.countDelivery(n);
+    if (from != static_cast<std::size_t>(index_)) return;
+    if (recvSeq_ >= sendSeq_) return error("alltoall: unsolicited echo");
+    ++recvSeq_;
+    b_.countBroadcast();
+    if (b_.sending()) sendFanout();
 }
 
 template <class Stream>
@@ -801,7 +863,7 @@ void Bench::connUpgraded()
         return readRssSettled(rssHalf_, [this] { startMoreConnections(); });
     }
     startMoreConnections();
-    if (o_.mode == "fanout") return;  // fanoutReady() moves on
+    if (o_.mode == "fanout" || o_.mode == "alltoall") return;  // fanoutReady() moves on
     if (upgraded_ == o_.conns) {
         if (o_.mode == "idle") {
             return readRssSettled(rssAfter_, [this] { finish(); });
@@ -813,6 +875,10 @@ void Bench::connUpgraded()
 void Bench::fanoutReady(bool sender)
 {
     if (phase_ != Phase::Setup) return;
+    if (o_.mode == "alltoall") {
+        if (++fanoutReady_ == o_.conns) startPhase(Phase::Warmup);  // every member is in the room
+        return;
+    }
     if (sender) return startPhase(Phase::Warmup);  // primes the sender alone
     if (++fanoutReady_ == o_.conns) {
         // Every receiver is in the room: now the sender.
@@ -845,7 +911,7 @@ void Bench::startPhase(Phase p)
 {
     phase_ = p;
     if (p == Phase::Warmup) {
-        if (o_.mode == "echo" || o_.mode == "latency")
+        if (o_.mode == "echo" || o_.mode == "latency" || o_.mode == "alltoall")
             for (auto& c : conns_) c->prime(o_.inflight);
         if (o_.mode == "fanout") conns_[o_.conns]->prime(o_.inflight);
         if (o_.warmup <= 0) return startPhase(Phase::Measure);
@@ -914,7 +980,7 @@ int Bench::run()
     }
     conns_.resize(static_cast<std::size_t>(totalConns()));
     // Setup (connect + upgrade of every connection) has its own bound.
-    const auto setupLimit = std::chrono::seconds(o_.mode == "idle" ? 60 : o_.mode == "fanout" ? 30 : 15);
+    const auto setupLimit = std::chrono::seconds(o_.mode == "idle" ? 60 : o_.mode == "fanout" || o_.mode == "alltoall" ? 30 : 15);
     net::steady_timer setupTimer(ioc_);
     setupTimer.expires_after(setupLimit);
     setupTimer.async_wait([this](const boost::system::error_code& ec) {
@@ -963,7 +1029,7 @@ int Bench::run()
         std::snprintf(buf, sizeof buf, " inflight=%d size=%zu type=%s", o_.inflight, o_.size, o_.binary ? "binary" : "text");
         line += buf;
     }
-    if (o_.mode == "fanout") {
+    if (o_.mode == "fanout" || o_.mode == "alltoall") {
         std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
         line += buf;
     }
@@ -996,6 +1062,12 @@ int Bench::run()
     }
     if (o_.mode == "fanout") {
         std::snprintf(buf, sizeof buf, " broadcasts=%" PRIu64 " broadcasts_per_s=%.0f deliveries=%" PRIu64 " deliveries_per_s=%.0f",
+                      stats_.broadcasts, secs > 0 ? double(stats_.broadcasts) / secs : 0.0, stats_.msgs,
+                      secs > 0 ? double(stats_.msgs) / secs : 0.0);
+        line += buf;
+    }
+    if (o_.mode == "alltoall") {
+        std::snprintf(buf, sizeof buf, " messages=%" PRIu64 " messages_per_s=%.0f deliveries=%" PRIu64 " deliveries_per_s=%.0f",
                       stats_.broadcasts, secs > 0 ? double(stats_.broadcasts) / secs : 0.0, stats_.msgs,
                       secs > 0 ? double(stats_.msgs) / secs : 0.0);
         line += buf;
