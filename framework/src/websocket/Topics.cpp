@@ -101,13 +101,13 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
     const auto topic = find(name);
     if (!topic) return result;
     // The slow subscribers, dealt with once the topic's lock is released (closing and the
-    // drop listener must not run under it). Kept per thread: a publish allocates nothing.
+    // drop listener must not run under it). Local, not per thread: a drop listener may
+    // publish again. Empty (no allocation) unless a subscriber is slow.
     struct Slow {
         std::shared_ptr<WsConnection> connection;
         SlowSubscriberPolicy policy;
     };
-    thread_local std::vector<Slow> slow;
-    slow.clear();
+    std::vector<Slow> slow;
     {
         std::lock_guard lock(topic->mutex);
         for (WsConnection* c : topic->subscribers) {
@@ -140,7 +140,6 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
             }
         }
     }
-    slow.clear();  // no connection kept alive by this thread's scratch
     if (result.dropped) dropped_.fetch_add(result.dropped, std::memory_order_relaxed);
     return result;
 }
