@@ -43,6 +43,7 @@ public:
         case Errc::UnexpectedExtension: return "the server chose an extension that was not offered";
         case Errc::ClientStopped: return "the WebSocket client is stopped";
         case Errc::PongTimeout: return "the peer did not answer a keep-alive ping in time";
+        case Errc::BrokerUnavailable: return "the broker (Redis) did not accept the publish in time";
         }
         return "unknown wharf error";
     }

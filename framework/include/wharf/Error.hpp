@@ -40,6 +40,7 @@ enum class Errc {
     UnexpectedExtension = 29,   ///< a 101 naming an extension (or parameters) we did not offer
     ClientStopped = 30,         ///< the WebSocketClient is not started, or stop() ended the attempt
     PongTimeout = 31,       ///< nothing came back within the pong timeout after a keep-alive ping; the TCP connection was dropped (onClose 1006)
+    BrokerUnavailable = 32, ///< a publish through the Redis broker was not accepted by Redis in time (or Redis is unreachable); see docs/scaling.md
 };
 
 const std::error_category& errorCategory() noexcept;

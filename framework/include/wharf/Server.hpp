@@ -1,6 +1,7 @@
 #pragma once
 // The embeddable server: connectors, a thread pool, and the root handler.
 
+#include <wharf/Broker.hpp>
 #include <wharf/Defaults.hpp>
 #include <wharf/Handler.hpp>
 #include <wharf/Session.hpp>
@@ -204,6 +205,20 @@ public:
     void setTopicActivityListener(TopicActivityListener listener);
     /// Messages skipped for slow subscribers (SlowSubscriberPolicy::Drop) since construction.
     std::uint64_t droppedPublishes() const noexcept;
+    /// The same publish, telling `done` whether it reached the topic (see PublishHandler).
+    /// With the Redis broker this is the form to use: the message reaches the subscribers
+    /// (local ones included) once Redis has it, and the count of the form above is 0.
+    void publish(std::string_view topic, const Message& message, PublishHandler done);
+
+    // --- Several servers (docs/scaling.md) ---------------------------------------------
+    /// Shares the topics with every server that names the same Redis: publishes go through
+    /// Redis, which numbers each topic's messages, and come back to each node's
+    /// subscribers. Without this call topics stay in this process and no Redis code runs.
+    /// Call before start(); start() throws std::invalid_argument on a malformed URL, but
+    /// does not wait for Redis (publishes fail with Errc::BrokerUnavailable until it is there).
+    void setRedisBroker(RedisBrokerConfig config);
+    /// The broker's state; `configured` false without setRedisBroker. Any thread.
+    BrokerState brokerState() const;
 
 private:
     struct Impl;

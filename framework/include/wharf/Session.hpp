@@ -92,6 +92,23 @@ enum class SlowSubscriberPolicy : std::uint8_t {
 /// subscribe, unsubscribe or publish from it.
 using TopicActivityListener = std::function<void(std::string_view topic, bool active)>;
 
+/// Told whether a publish reached its topic: empty when it was queued for the subscribers
+/// (in-process), or accepted by Redis (with the Redis broker: it then reaches every
+/// subscriber on every node); Errc::BrokerUnavailable when Redis did not accept it within
+/// RedisBrokerConfig::publishTimeout, and then it reached nobody (docs/scaling.md has the
+/// one exception: a connection lost after the command was sent). Runs on a server thread,
+/// or before the call returns when the server is not running (Errc::ServerStopping).
+using PublishHandler = std::function<void(std::error_code)>;
+
+/// Messages of a topic that a subscriber will not get (WebSocketListener::onTopicGap): the
+/// Redis broker lost them beyond its history window, or Redis itself lost its data. Offsets
+/// count a topic's messages from 1 within an epoch; a new epoch starts when Redis lost them.
+struct TopicGap {
+    std::uint64_t from = 0;  ///< first offset missed (0: unknown, with newEpoch)
+    std::uint64_t to = 0;    ///< last offset missed (0: unknown, with newEpoch)
+    bool newEpoch = false;   ///< Redis lost the topic's data: offsets restart in a new epoch
+};
+
 class Session;
 /// Told that `message`, published on `topic`, was skipped for `subscriber` under
 /// SlowSubscriberPolicy::Drop. Runs on the publisher's thread after the publish.
@@ -179,6 +196,9 @@ public:
     /// Publishes to every subscriber of `topic` except this session (Server::publish
     /// reaches all); returns how many subscribers it was queued for.
     std::size_t publish(std::string_view topic, const Message& message) const;
+    /// The same, telling `done` whether it reached the topic (see PublishHandler): with the
+    /// Redis broker, whether Redis accepted it. `done` may run before this returns.
+    void publish(std::string_view topic, const Message& message, PublishHandler done) const;
 
     /// A process-unique id (0 for a default-constructed Session).
     std::uint64_t id() const noexcept { return id_; }

@@ -35,6 +35,10 @@ public:
     /// backpressure: a send refused with SendQueueFull, a write that had to wait for the
     /// peer to read, or reading suspended while sends were queued. Resume producing here.
     virtual void onDrain() {}
+    /// Messages of `topic`, which this session subscribes to, were lost before they reached
+    /// this node (Redis broker only: beyond its history window, or Redis lost its data).
+    /// The messages after the gap follow as usual; nothing is skipped without this call.
+    virtual void onTopicGap(std::string_view topic, const TopicGap& gap) { (void)topic; (void)gap; }
 };
 
 /// Also implement this to receive messages fragment by fragment instead of whole
