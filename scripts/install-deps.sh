@@ -6,7 +6,9 @@
 #   scripts/install-deps.sh            build dependencies
 #   scripts/install-deps.sh --tests    also node, npm and chromium for tests/e2e,
 #                                      python3-websockets for tests/interop, and the
-#                                      Prometheus text parser the metrics test reads /metrics with
+#                                      Prometheus text parser the metrics test reads /metrics with,
+#                                      and redis-server and nginx for the cluster tests (tests start
+#                                      their own on free loopback ports)
 #
 # Not root and something missing: prints the one `sudo apt-get install ...` line to run
 # and exits with status 1.
@@ -27,9 +29,10 @@ for arg in "$@"; do
 done
 
 packages=(libboost1.81-dev libfmt-dev doctest-dev libssl-dev zlib1g-dev libcli11-dev
-          cmake g++ make pkg-config)
+          libhiredis-dev cmake g++ make pkg-config)
 if [[ $withTests == 1 ]]; then
-    packages+=(nodejs npm chromium python3 python3-websockets python3-prometheus-client)
+    packages+=(nodejs npm chromium python3 python3-websockets python3-prometheus-client
+               redis-server nginx-light)
 fi
 
 # True when the package (or what it stands for) is already present.

@@ -214,8 +214,11 @@ public:
     /// Shares the topics with every server that names the same Redis: publishes go through
     /// Redis, which numbers each topic's messages, and come back to each node's
     /// subscribers. Without this call topics stay in this process and no Redis code runs.
-    /// Call before start(); start() throws std::invalid_argument on a malformed URL, but
-    /// does not wait for Redis (publishes fail with Errc::BrokerUnavailable until it is there).
+    /// Call once, before start(). Throws std::invalid_argument on a malformed URL. start()
+    /// does not wait for Redis: publishes wait for it up to their timeout.
+    /// A stop waits (up to the publish timeout) for this node's publishes to come back
+    /// from Redis to its own subscribers before it closes them, so goodbyes published by an
+    /// onStopping listener arrive.
     void setRedisBroker(RedisBrokerConfig config);
     /// The broker's state; `configured` false without setRedisBroker. Any thread.
     BrokerState brokerState() const;

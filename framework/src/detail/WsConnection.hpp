@@ -95,7 +95,9 @@ public:
     bool isSubscribed(std::string_view topic);
     std::vector<std::string> topics();
     /// To every subscriber of `topic` but this session; returns how many it was queued for.
-    std::size_t publish(std::string_view topic, const Message& message);
+    std::size_t publish(std::string_view topic, const Message& message, PublishHandler done = {});
+    /// Tells the listener (onTopicGap) on the strand.
+    void topicGap(std::string topic, const TopicGap& gap);
     /// A publish to this subscriber, with its topic's lock held: queued like a send (in
     /// call order with the others), without a callback. Errc{} when queued; SendQueueFull
     /// leaves the slow-subscriber policy to the caller.

@@ -4,6 +4,7 @@
 #include "detail/PlainConnection.hpp"
 #include "detail/ServerState.hpp"
 #include "detail/TlsConnection.hpp"
+#include "broker/RedisBroker.hpp"
 #include "websocket/Topics.hpp"
 
 #include <wharf/Log.hpp>
@@ -83,6 +84,7 @@ struct Server::Impl {
     // Lives as long as the server, across restarts: topic policies stay, subscribers go
     // with their sessions.
     std::shared_ptr<detail::TopicRegistry> topics = std::make_shared<detail::TopicRegistry>();
+    std::shared_ptr<detail::RedisBroker> broker;  // setRedisBroker; connected while running
     ConnectionLimits connectionLimits;
     std::vector<std::function<void()>> startedListeners;
     std::vector<std::function<void()>> stoppingListeners;
@@ -275,6 +277,13 @@ struct Server::Impl {
         // 2. The application's goodbyes, while sends still work; then close every session
         // with 1001 (after what they queued) and idle HTTP connections; let queues drain.
         notify(stoppingListeners, "onStopping");
+        if (broker) {
+            // The goodbyes go through Redis and come back: wait for them (and for every
+            // other publish still on its way) before the sessions close, bounded.
+            const auto bound = std::chrono::steady_clock::now() + broker->publishTimeout();
+            while (!broker->settled() && std::chrono::steady_clock::now() < bound && !stopNow.load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
         s.stopping.store(true);
         for (auto& c : s.snapshot()) c->gracefulClose();
         const auto deadline = std::chrono::steady_clock::now() + stopTimeout;
@@ -292,6 +301,7 @@ struct Server::Impl {
         while (s.liveCount() > 0 && std::chrono::steady_clock::now() < hard)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
+        if (broker) broker->stop();  // while the threads still run its strand
         work.reset();
         ioc->stop();
         for (auto& t : pool) t.join();
@@ -426,6 +436,7 @@ void Server::start()
                 }
             }
         });
+    if (impl_->broker) impl_->broker->start(*impl_->ioc);
     impl_->running = true;
     impl_->stopped = false;
     lock.unlock();  // a listener may call port(), or stop()
@@ -522,7 +533,26 @@ std::size_t Server::sessionCount() const noexcept
 
 std::size_t Server::publish(std::string_view topic, const Message& message)
 {
-    return impl_->topics->publish(topic, message).queued;
+    return impl_->topics->route(topic, message, 0, {});
+}
+
+void Server::publish(std::string_view topic, const Message& message, PublishHandler done)
+{
+    impl_->topics->route(topic, message, 0, std::move(done));
+}
+
+void Server::setRedisBroker(RedisBrokerConfig config)
+{
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->running) throw std::logic_error("Server::setRedisBroker: call it before start()");
+    if (impl_->broker) throw std::logic_error("Server::setRedisBroker: the server has a broker already");
+    impl_->broker = std::make_shared<detail::RedisBroker>(std::move(config), *impl_->topics);
+    impl_->topics->setBroker(impl_->broker);
+}
+
+BrokerState Server::brokerState() const
+{
+    return impl_->broker ? impl_->broker->state() : BrokerState{};
 }
 
 std::size_t Server::subscriberCount(std::string_view topic) const { return impl_->topics->subscriberCount(topic); }

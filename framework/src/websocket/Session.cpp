@@ -152,6 +152,12 @@ std::size_t Session::publish(std::string_view topic, const Message& message) con
     return c ? c->publish(topic, message) : 0;
 }
 
+void Session::publish(std::string_view topic, const Message& message, PublishHandler done) const
+{
+    if (auto c = connection_.lock()) c->publish(topic, message, std::move(done));
+    else if (done) done(make_error_code(Errc::SessionClosed));
+}
+
 std::string Session::remoteAddress() const { return request_ ? std::string(request_->remoteAddress()) : std::string(); }
 
 std::shared_ptr<const UpgradeRequest> Session::upgradeRequest() const { return request_; }

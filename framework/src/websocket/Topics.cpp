@@ -28,6 +28,7 @@ std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& 
         first = subs.size() == 1;
     }
     created = first;
+    if (first && broker_) broker_->topicActive(name, true);
     if (first && activity_) activity_(name, true);  // under the shard's lock: in order with the last-left call
     return topic;
 }
@@ -52,6 +53,7 @@ bool TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
     // later subscriber makes a new one. A publish that found it just before gets 0.
     if (auto it = shard.topics.find(topic->name); it != shard.topics.end() && it->second == topic)
         shard.topics.erase(it);
+    if (broker_) broker_->topicActive(topic->name, false);
     if (activity_) activity_(topic->name, false);
     return true;
 }
@@ -92,8 +94,32 @@ std::size_t TopicRegistry::subscriberCount(std::string_view name) const
     return topic->subscribers.size();
 }
 
+std::vector<std::shared_ptr<WsConnection>> TopicRegistry::subscribersOf(std::string_view name) const
+{
+    std::vector<std::shared_ptr<WsConnection>> out;
+    const auto topic = find(name);
+    if (!topic) return out;
+    std::lock_guard lock(topic->mutex);
+    out.reserve(topic->subscribers.size());
+    for (WsConnection* c : topic->subscribers)
+        if (auto self = c->weak_from_this().lock()) out.push_back(std::move(self));
+    return out;
+}
+
+std::size_t TopicRegistry::route(std::string_view name, const Message& message, std::uint64_t except,
+                                 PublishHandler done)
+{
+    if (broker_) {
+        broker_->publish(name, message, except, std::move(done));
+        return 0;
+    }
+    const auto queued = publish(name, message, except).queued;
+    if (done) done({});
+    return queued;
+}
+
 TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Message& message,
-                                                const WsConnection* except)
+                                                std::uint64_t except)
 {
     Published result;
     const auto& frame = MessageAccess::frame(message);
@@ -111,7 +137,7 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
     {
         std::lock_guard lock(topic->mutex);
         for (WsConnection* c : topic->subscribers) {
-            if (c == except) continue;
+            if (except && c->id() == except) continue;
             const Errc why = c->deliver(frame);
             if (why == Errc{}) {
                 ++result.queued;

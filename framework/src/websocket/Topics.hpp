@@ -43,6 +43,20 @@ struct Topic {
     std::optional<SlowSubscriberPolicy> policy;  // overrides the subscriber's mapping
 };
 
+/// What carries publishes between servers (broker/RedisBroker): a publish goes to it
+/// instead of to the local subscribers, and it hands each message back to every node's
+/// registry (TopicRegistry::publish) once the broker has ordered it.
+class TopicBroker {
+public:
+    virtual ~TopicBroker() = default;
+    /// Any thread. `except`: the id of a connection not to deliver to (0: none).
+    virtual void publish(std::string_view topic, const Message& message, std::uint64_t except,
+                         PublishHandler done) = 0;
+    /// A topic gained its first local subscriber (true) or lost its last (false); called
+    /// in that order per topic, under the registry's shard lock: must only queue the change.
+    virtual void topicActive(std::string_view topic, bool active) = 0;
+};
+
 class TopicRegistry {
 public:
     /// Adds `c` to `name` (created on its first subscriber: `created`). Null when `c` was
@@ -58,8 +72,18 @@ public:
     };
     /// Queues `frame` for every subscriber of `name` but `except`; any thread. Slow
     /// subscribers get their policy once the topic's lock is released.
-    Published publish(std::string_view name, const Message& message, const WsConnection* except = nullptr);
+    Published publish(std::string_view name, const Message& message, std::uint64_t except = 0);
+    /// A publish of the application: through the broker when there is one, else publish()
+    /// (then `done`, if any, runs before this returns). Returns what publish() queued; 0
+    /// with a broker (the message arrives later, through it).
+    std::size_t route(std::string_view name, const Message& message, std::uint64_t except, PublishHandler done);
     std::size_t subscriberCount(std::string_view name) const;
+    /// The subscribers of `name` right now (to tell them something; any thread).
+    std::vector<std::shared_ptr<WsConnection>> subscribersOf(std::string_view name) const;
+
+    /// Publishes go through `broker` from now on; set before the server starts.
+    void setBroker(std::shared_ptr<TopicBroker> broker) { broker_ = std::move(broker); }
+    bool hasBroker() const noexcept { return broker_ != nullptr; }
 
     /// Per-topic policy, also for topics that do not exist yet; nullopt restores the mappings'.
     void setPolicy(std::string_view name, std::optional<SlowSubscriberPolicy> policy);
@@ -86,6 +110,7 @@ private:
 
     std::array<Shard, 16> shards_;  // publishes to different topics rarely meet on a lock
     TopicActivityListener activity_;  // set before start
+    std::shared_ptr<TopicBroker> broker_;  // set before start
     mutable std::mutex policiesMutex_;
     std::unordered_map<std::string, SlowSubscriberPolicy, Hash, std::equal_to<>> policies_;
     std::atomic<std::uint64_t> dropped_{0};

@@ -1223,9 +1223,20 @@ void WsConnection::leave(const std::shared_ptr<Topic>& topic)
     if (last) server_->metrics.topicsChanged(-1);
 }
 
-std::size_t WsConnection::publish(std::string_view topic, const Message& message)
+std::size_t WsConnection::publish(std::string_view topic, const Message& message, PublishHandler done)
 {
-    return server_->topics ? server_->topics->publish(topic, message, this).queued : 0;
+    if (!server_->topics) {
+        if (done) done(make_error_code(Errc::InvalidArgument));  // a client session: no topics
+        return 0;
+    }
+    return server_->topics->route(topic, message, id_, std::move(done));
+}
+
+void WsConnection::topicGap(std::string topic, const TopicGap& gap)
+{
+    boost::asio::post(strand_, [self = shared_from_this(), topic = std::move(topic), gap] {
+        self->callListener([&] { self->listener_->onTopicGap(topic, gap); });
+    });
 }
 
 void WsConnection::leaveTopics()

@@ -1,0 +1,317 @@
+// The Redis broker's engine (issue 13), against a real redis-server: publishes reach every
+// node's subscribers once and in one order, a publish Redis does not take fails and reaches
+// nobody, a lost subscriber connection is repaired from the history, a Redis that lost its
+// data is reported as a new epoch, and the publishing session is skipped.
+// The cluster-sized scenarios (several nodes under load, nginx, the chat sample) are in
+// Cluster.test.cpp.
+
+#include "support/RawClient.hpp"
+#include "support/RedisServer.hpp"
+#include "support/TestServer.hpp"
+
+#include "broker/RedisConnection.hpp"
+
+#include <doctest/doctest.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+using namespace wharf;
+using namespace wharf::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Subscribes to "news" on connect; "pub text" publishes text from the session; every gap
+/// is recorded.
+class Subscriber : public WebSocketListener {
+public:
+    explicit Subscriber(std::vector<TopicGap>& gaps, std::mutex& mutex) : gaps_(gaps), mutex_(mutex) {}
+    void onConnect(Session s) override
+    {
+        session_ = s;
+        s.subscribe("news");
+    }
+    void onText(std::string_view m) override
+    {
+        if (m.starts_with("pub ")) session_.publish("news", Message::text(m.substr(4)), [](std::error_code) {});
+    }
+    void onTopicGap(std::string_view topic, const TopicGap& gap) override
+    {
+        CHECK(topic == "news");
+        std::lock_guard lock(mutex_);
+        gaps_.push_back(gap);
+    }
+
+private:
+    std::vector<TopicGap>& gaps_;
+    std::mutex& mutex_;
+    Session session_;
+};
+
+struct Node {
+    std::vector<TopicGap> gaps;
+    std::mutex mutex;
+    std::unique_ptr<TestServer> server;
+
+    explicit Node(const std::string& url, std::function<void(RedisBrokerConfig&)> tune = {})
+    {
+        server = std::make_unique<TestServer>(
+            [this](ServletContextHandler& context) {
+                context.addWebSocket("/t", [this](WebSocketServletFactory& f) {
+                    f.addMapping("/", [this](const UpgradeRequest&, UpgradeResponse&) {
+                        return std::make_shared<Subscriber>(gaps, mutex);
+                    });
+                });
+            },
+            2, [&](Server& s) {
+                RedisBrokerConfig c;
+                c.url = url;
+                c.publishTimeout = 500ms;
+                c.pingInterval = 200ms;
+                c.reconnectDelayMin = 50ms;
+                c.reconnectDelayMax = 200ms;
+                if (tune) tune(c);
+                s.setRedisBroker(c);
+            });
+    }
+    Server& srv() { return server->server(); }
+    std::unique_ptr<RawClient> subscriber()
+    {
+        const auto before = srv().subscriberCount("news");
+        auto c = std::make_unique<RawClient>(server->port());
+        REQUIRE(c->handshake("/t").status == 101);
+        waitUntil([&] { return srv().subscriberCount("news") == before + 1; });
+        waitUntilReady();
+        return c;
+    }
+    /// Connected, "news" subscribed in Redis and in sync.
+    void waitUntilReady()
+    {
+        waitUntil([&] {
+            const auto s = srv().brokerState();
+            return s.connected && s.recovering == 0 && (srv().subscriberCount("news") == 0 || s.topics == 1);
+        });
+    }
+    std::size_t gapCount()
+    {
+        std::lock_guard lock(mutex);
+        return gaps.size();
+    }
+    template <class P>
+    static void waitUntil(P done, std::chrono::milliseconds timeout = 10s)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+        REQUIRE(done());
+    }
+};
+
+/// Publishes `text` on `node` and waits for the outcome.
+std::error_code publishAndWait(Server& node, const std::string& text)
+{
+    std::promise<std::error_code> outcome;
+    node.publish("news", Message::text(text), [&](std::error_code ec) { outcome.set_value(ec); });
+    auto f = outcome.get_future();
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+}
+
+std::vector<std::string> readTexts(RawClient& c, std::size_t n, std::chrono::milliseconds timeout = 5s)
+{
+    std::vector<std::string> out;
+    while (out.size() < n) {
+        auto f = c.readFrame(timeout);
+        if (!f || f->opcode != 0x1) break;
+        out.push_back(std::move(f->payload));
+    }
+    return out;
+}
+
+std::vector<std::string> numbered(const std::string& prefix, int from, int to)
+{
+    std::vector<std::string> out;
+    for (int i = from; i < to; ++i) out.push_back(prefix + std::to_string(i));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("broker: a Redis URL is checked when it is set")
+{
+    for (const char* bad : {"http://localhost", "redis://", "redis://host:0", "redis://host:70000", "redis://h/x",
+                            "rediss://host"}) {
+        CAPTURE(bad);
+        Server s;
+        RedisBrokerConfig c;
+        c.url = bad;
+        CHECK_THROWS_AS(s.setRedisBroker(c), std::invalid_argument);
+    }
+    const auto a = detail::RedisAddress::parse("redis://:secret@[::1]:7000/3");
+    CHECK(a.host == "::1");
+    CHECK(a.port == 7000);
+    CHECK(a.password == "secret");
+    CHECK(a.db == 3);
+    CHECK(detail::RedisAddress::parse("redis://cache").port == 6379);
+    CHECK_FALSE(Server().brokerState().configured);
+}
+
+TEST_CASE("broker: two nodes deliver every publish once, in one order, the publisher's node included")
+{
+    RedisServer redis;
+    Node a(redis.url()), b(redis.url());
+    auto onA = a.subscriber();
+    auto onB = b.subscriber();
+
+    // Publishers on both nodes at once; each publish waits for Redis's answer.
+    constexpr int perNode = 200;
+    std::atomic<int> failures{0};
+    auto publisher = [&](Server& s, const std::string& prefix) {
+        for (int i = 0; i < perNode; ++i)
+            if (publishAndWait(s, prefix + std::to_string(i))) ++failures;
+    };
+    std::thread ta(publisher, std::ref(a.srv()), "a"), tb(publisher, std::ref(b.srv()), "b");
+    ta.join();
+    tb.join();
+    CHECK(failures == 0);
+
+    const auto gotA = readTexts(*onA, 2 * perNode);
+    const auto gotB = readTexts(*onB, 2 * perNode);
+    REQUIRE(gotA.size() == 2 * perNode);
+    CHECK(gotA == gotB);  // one order for everybody
+    // Each publisher's own order is kept, and nothing comes twice (the count says so too).
+    std::vector<std::string> fromA, fromB;
+    for (const auto& m : gotA) (m[0] == 'a' ? fromA : fromB).push_back(m);
+    CHECK(fromA == numbered("a", 0, perNode));
+    CHECK(fromB == numbered("b", 0, perNode));
+    CHECK_FALSE(onA->readFrame(200ms));  // and nothing more
+    CHECK(a.srv().brokerState().published == perNode);
+    CHECK(a.srv().brokerState().failed == 0);
+}
+
+TEST_CASE("broker: Session::publish skips the publishing session on every node")
+{
+    RedisServer redis;
+    Node a(redis.url()), b(redis.url());
+    auto publisher = a.subscriber();
+    auto sameNode = a.subscriber();
+    auto otherNode = b.subscriber();
+    publisher->sendText("pub hello");
+    CHECK(readTexts(*sameNode, 1) == std::vector<std::string>{"hello"});
+    CHECK(readTexts(*otherNode, 1) == std::vector<std::string>{"hello"});
+    CHECK_FALSE(publisher->readFrame(300ms));
+}
+
+TEST_CASE("broker: a publish while Redis is down fails within the timeout and reaches nobody")
+{
+    RedisServer redis;
+    Node a(redis.url());
+    auto sub = a.subscriber();
+    CHECK_FALSE(publishAndWait(a.srv(), "before"));
+    CHECK(readTexts(*sub, 1) == std::vector<std::string>{"before"});
+
+    redis.kill();
+    Node::waitUntil([&] { return !a.srv().brokerState().connected; });
+    const auto start = std::chrono::steady_clock::now();
+    const auto ec = publishAndWait(a.srv(), "during");
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(ec == Errc::BrokerUnavailable);
+    CHECK(took >= 400ms);  // it waited for a reconnect, up to publishTimeout (500 ms)
+    CHECK(took < 3s);
+    CHECK(a.srv().brokerState().failed == 1);
+
+    redis.restart();
+    a.waitUntilReady();
+    CHECK_FALSE(publishAndWait(a.srv(), "after"));
+    // "during" never arrives; "after" does.
+    CHECK(readTexts(*sub, 1) == std::vector<std::string>{"after"});
+}
+
+TEST_CASE("broker: what a node missed while its subscriber connection was down comes from the history, in order")
+{
+    RedisServer redis;
+    Node a(redis.url());
+    // b reconnects slowly, so that a publishes while b is away.
+    Node b(redis.url(), [](RedisBrokerConfig& c) {
+        c.reconnectDelayMin = 600ms;
+        c.reconnectDelayMax = 600ms;
+    });
+    auto onB = b.subscriber();
+    auto onA = a.subscriber();
+    for (int i = 0; i < 5; ++i) CHECK_FALSE(publishAndWait(a.srv(), "m" + std::to_string(i)));
+    REQUIRE(readTexts(*onB, 5) == numbered("m", 0, 5));
+
+    // Every subscriber connection goes (both nodes'), the commands connections stay.
+    redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    Node::waitUntil([&] { return !b.srv().brokerState().connected; });
+    a.waitUntilReady();  // a is back long before b
+    for (int i = 5; i < 25; ++i) CHECK_FALSE(publishAndWait(a.srv(), "m" + std::to_string(i)));
+    b.waitUntilReady();
+    for (int i = 25; i < 30; ++i) CHECK_FALSE(publishAndWait(a.srv(), "m" + std::to_string(i)));
+
+    CHECK(readTexts(*onB, 25) == numbered("m", 5, 30));
+    CHECK(readTexts(*onA, 30) == numbered("m", 0, 30));
+    CHECK_FALSE(onB->readFrame(200ms));
+    const auto s = b.srv().brokerState();
+    CHECK(s.recovered >= 20);
+    CHECK(s.resubscribes >= 1);
+    CHECK(s.gaps == 0);
+    CHECK(b.gapCount() == 0);
+}
+
+TEST_CASE("broker: Redis killed and restarted with appendfsync always loses nothing it acknowledged")
+{
+    RedisServer redis(RedisServer::Persistence::AppendFsyncAlways);
+    Node a(redis.url()), b(redis.url());
+    auto onB = b.subscriber();
+    std::vector<std::string> acknowledged;
+    for (int i = 0; i < 10; ++i)
+        if (!publishAndWait(a.srv(), "m" + std::to_string(i))) acknowledged.push_back("m" + std::to_string(i));
+    redis.kill();
+    for (int i = 10; i < 13; ++i) CHECK(publishAndWait(a.srv(), "m" + std::to_string(i)) == Errc::BrokerUnavailable);
+    redis.restart();
+    a.waitUntilReady();
+    b.waitUntilReady();
+    for (int i = 13; i < 20; ++i)
+        if (!publishAndWait(a.srv(), "m" + std::to_string(i))) acknowledged.push_back("m" + std::to_string(i));
+    CHECK(acknowledged.size() == 17);
+    CHECK(readTexts(*onB, acknowledged.size()) == acknowledged);
+    CHECK_FALSE(onB->readFrame(200ms));
+    CHECK(b.gapCount() == 0);
+}
+
+TEST_CASE("broker: a Redis that lost its data is a new epoch, and subscribers are told")
+{
+    RedisServer redis;  // no persistence
+    Node a(redis.url()), b(redis.url());
+    auto onB = b.subscriber();
+    CHECK_FALSE(publishAndWait(a.srv(), "old"));
+    CHECK(readTexts(*onB, 1) == std::vector<std::string>{"old"});
+
+    redis.restart();
+    a.waitUntilReady();
+    b.waitUntilReady();
+    CHECK_FALSE(publishAndWait(a.srv(), "new"));
+    CHECK(readTexts(*onB, 1) == std::vector<std::string>{"new"});
+    Node::waitUntil([&] { return b.gapCount() >= 1; });
+    std::lock_guard lock(b.mutex);
+    CHECK(b.gaps.front().newEpoch);
+    CHECK(b.srv().brokerState().gaps >= 1);
+}
+
+TEST_CASE("broker: a topic's Redis subscription follows its local subscribers")
+{
+    RedisServer redis;
+    Node a(redis.url());
+    CHECK(a.srv().brokerState().topics == 0);
+    {
+        auto sub = a.subscriber();
+        CHECK(a.srv().brokerState().topics == 1);
+        CHECK(redis.command({"PUBSUB", "NUMSUB", "wharf:c:news"}) == "wharf:c:news\n1");
+        sub->sendClose(1000);
+        Node::waitUntil([&] { return a.srv().brokerState().topics == 0; });
+    }
+    Node::waitUntil([&] { return redis.command({"PUBSUB", "NUMSUB", "wharf:c:news"}) == "wharf:c:news\n0"; });
+}
