@@ -60,6 +60,8 @@ struct Node {
     {
         server = std::make_unique<TestServer>(
             [this](ServletContextHandler& context) {
+                context.addHealth("/health");
+                context.addMetrics("/metrics");
                 context.addWebSocket("/t", [this](WebSocketServletFactory& f) {
                     f.addMapping("/", [this](const UpgradeRequest&, UpgradeResponse&) {
                         return std::make_shared<Subscriber>(gaps, mutex);
@@ -314,4 +316,55 @@ TEST_CASE("broker: a topic's Redis subscription follows its local subscribers")
         Node::waitUntil([&] { return a.srv().brokerState().topics == 0; });
     }
     Node::waitUntil([&] { return redis.command({"PUBSUB", "NUMSUB", "wharf:c:news"}) == "wharf:c:news\n0"; });
+}
+
+TEST_CASE("broker: its state shows in the metrics, and /health says 503 while Redis is away")
+{
+    RedisServer redis;
+    Node a(redis.url());
+    auto sub = a.subscriber();
+    CHECK_FALSE(publishAndWait(a.srv(), "one"));
+    auto get = [&](std::string_view target) {
+        RawClient c(a.server->port());
+        return c.get(target);
+    };
+    CHECK(get("/health").status == 200);
+    auto metrics = get("/metrics").body;
+    CHECK(metrics.find("\nwharf_broker_connected 1\n") != std::string::npos);
+    CHECK(metrics.find("\nwharf_broker_topics 1\n") != std::string::npos);
+    CHECK(metrics.find("\nwharf_broker_publishes_total 1\n") != std::string::npos);
+    CHECK(a.srv().metrics().broker.configured);
+
+    redis.kill();
+    Node::waitUntil([&] { return !a.srv().brokerState().connected; });
+    const auto health = get("/health");
+    CHECK(health.status == 503);
+    CHECK(health.body == "broker unavailable\n");
+    CHECK(get("/metrics").body.find("\nwharf_broker_connected 0\n") != std::string::npos);
+}
+
+TEST_CASE("broker: what fell out of the history window is a gap the subscribers are told of, never a silent skip")
+{
+    RedisServer redis;
+    auto small = [](RedisBrokerConfig& c) { c.historySize = 5; };
+    Node a(redis.url(), small);
+    Node b(redis.url(), [](RedisBrokerConfig& c) {
+        c.historySize = 5;
+        c.reconnectDelayMin = 600ms;
+        c.reconnectDelayMax = 600ms;
+    });
+    auto onB = b.subscriber();
+    CHECK_FALSE(publishAndWait(a.srv(), "m0"));
+    REQUIRE(readTexts(*onB, 1) == std::vector<std::string>{"m0"});
+    redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    Node::waitUntil([&] { return !b.srv().brokerState().connected; });
+    for (int i = 1; i <= 20; ++i) CHECK_FALSE(publishAndWait(a.srv(), "m" + std::to_string(i)));
+    b.waitUntilReady();
+    // Offsets 2-16 (m1-m15) are gone; the last five come from the history, in order.
+    CHECK(readTexts(*onB, 5) == numbered("m", 16, 21));
+    Node::waitUntil([&] { return b.gapCount() == 1; });
+    std::lock_guard lock(b.mutex);
+    CHECK(b.gaps[0].from == 2);
+    CHECK(b.gaps[0].to == 16);
+    CHECK_FALSE(b.gaps[0].newEpoch);
 }

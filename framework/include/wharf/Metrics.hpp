@@ -3,6 +3,7 @@
 // ServletContextHandler::addMetrics serves it in the Prometheus text format
 // (docs/operations.md, "Metrics", lists every value and what to alert on).
 
+#include <wharf/Broker.hpp>
 #include <wharf/CloseStatus.hpp>
 #include <wharf/Error.hpp>
 
@@ -69,6 +70,9 @@ struct MetricsSnapshot {
     /// the last one "other".
     std::array<std::uint64_t, countedCloseStatuses.size() + 1> closesTotal{};
     std::uint64_t tlsHandshakeFailuresTotal = 0;  ///< failed or timed-out TLS handshakes
+
+    /// The Redis broker (Server::setRedisBroker); `configured` false without one.
+    BrokerState broker;
 
     /// From the first byte of an upgrade request to its 101 written.
     DurationHistogram handshakeSeconds;

@@ -6,6 +6,7 @@
 #include <wharf/Handler.hpp>
 #include <wharf/Server.hpp>
 
+#include "broker/RedisBroker.hpp"
 #include "detail/Poller.hpp"
 #include "detail/WsConnection.hpp"
 #include "handler/ServerView.hpp"
@@ -128,9 +129,13 @@ struct ServerState : PolledHost, ServerView {
         s.connectionsOpen = liveCount();
         s.sessionsOpen = webSocketCount.load(std::memory_order_relaxed);
         s.bytesQueued = sendBudget.used.load(std::memory_order_relaxed);
+        if (broker) s.broker = broker->state();
         return s;
     }
     bool isStopping() const noexcept override { return stopBegun.load() || stopping.load(); }
+    bool isBrokerDown() const override { return broker && !broker->state().connected; }
+
+    std::shared_ptr<RedisBroker> broker;  // Server::setRedisBroker
 
 private:
     std::mutex mutex_;

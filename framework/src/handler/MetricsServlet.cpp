@@ -95,11 +95,14 @@ public:
     void doGet(Request& request, Response& response) override
     {
         auto* server = RequestBuilder(request).server();
-        const bool up = server && !server->isStopping();
-        response.setStatus(up ? 200 : 503);
+        const char* down = !server                  ? "no server\n"
+                           : server->isStopping()   ? "stopping\n"
+                           : server->isBrokerDown() ? "broker unavailable\n"
+                                                    : nullptr;
+        response.setStatus(down ? 503 : 200);
         response.setHeader("Content-Type", "text/plain; charset=utf-8");
         response.setHeader("Cache-Control", "no-store");
-        response.setBody(up ? "ok\n" : "stopping\n");
+        response.setBody(down ? down : "ok\n");
     }
 };
 
@@ -148,6 +151,24 @@ std::string formatPrometheus(const MetricsSnapshot& m)
 
     e.single("wharf_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
              m.tlsHandshakeFailuresTotal);
+    if (m.broker.configured) {
+        const auto& b = m.broker;
+        e.single("wharf_broker_connected", "gauge", "1 while both connections to Redis are up.", b.connected ? 1 : 0);
+        e.single("wharf_broker_topics", "gauge", "Topics this node subscribes to in Redis.", b.topics);
+        e.single("wharf_broker_topics_recovering", "gauge", "Topics reading missed messages from the history.",
+                 b.recovering);
+        e.single("wharf_broker_publishes_pending", "gauge", "Publishes waiting for Redis's answer.", b.pending);
+        e.single("wharf_broker_connects_total", "counter", "Connections made to Redis, reconnects included.", b.connects);
+        e.single("wharf_broker_resubscribes_total", "counter", "Topics subscribed again after a reconnect.",
+                 b.resubscribes);
+        e.single("wharf_broker_recovered_messages_total", "counter", "Messages delivered from the history after a gap.",
+                 b.recovered);
+        e.single("wharf_broker_gaps_total", "counter", "Gaps the history could not fill (subscribers were told).",
+                 b.gaps);
+        e.single("wharf_broker_publishes_total", "counter", "Publishes Redis accepted.", b.published);
+        e.single("wharf_broker_publish_failures_total", "counter", "Publishes that failed (broker unavailable).",
+                 b.failed);
+    }
     e.histogram("wharf_websocket_handshake_duration_seconds",
                 "From the first byte of an upgrade request to its 101 written.", m.handshakeSeconds);
     e.histogram("wharf_tls_handshake_duration_seconds", "From the accept of a TLS connection to its handshake done.",

@@ -13,6 +13,8 @@ public:
     /// Thread-safety: both from any thread.
     virtual MetricsSnapshot metricsSnapshot() = 0;
     virtual bool isStopping() const noexcept = 0;
+    /// A Redis broker is configured and not connected: publishes cannot reach other nodes.
+    virtual bool isBrokerDown() const = 0;
 
 protected:
     ~ServerView() = default;

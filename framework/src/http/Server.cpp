@@ -387,6 +387,7 @@ void Server::start()
     impl_->state->sendBudget.limit = impl_->memoryLimits.maxQueuedBytes;
     impl_->state->receiveBudget.limit = impl_->memoryLimits.maxPartialMessageBytes;
     impl_->state->topics = impl_->topics;
+    impl_->state->broker = impl_->broker;
     impl_->state->connections.configure(impl_->connectionLimits);
     impl_->state->maxSessions = impl_->connectionLimits.maxSessions;
     impl_->state->retryAfter = std::to_string(impl_->connectionLimits.retryAfter.count());
