@@ -368,3 +368,47 @@ TEST_CASE("broker: what fell out of the history window is a gap the subscribers 
     CHECK(b.gaps[0].to == 16);
     CHECK_FALSE(b.gaps[0].newEpoch);
 }
+
+TEST_CASE("broker: a goodbye published by an onStopping listener reaches the node's subscribers before their 1001")
+{
+    RedisServer redis;
+    auto node = std::make_unique<Node>(redis.url());
+    auto sub = node->subscriber();
+    Server& s = node->srv();
+    // (Listeners are added before start; this one is added through a second server below.)
+    std::vector<TopicGap> gaps;
+    std::mutex mutex;
+    TestServer stopping(
+        [&](ServletContextHandler& context) {
+            context.addWebSocket("/t", [&](WebSocketServletFactory& f) {
+                f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) {
+                    return std::make_shared<Subscriber>(gaps, mutex);
+                });
+            });
+        },
+        2, [&](Server& server) {
+            RedisBrokerConfig c;
+            c.url = redis.url();
+            server.setRedisBroker(c);
+            server.onStopping([&server] { server.publish("news", Message::text("bye"), [](std::error_code) {}); });
+        });
+    RawClient client(stopping.port());
+    REQUIRE(client.handshake("/t").status == 101);
+    Node::waitUntil([&] {
+        const auto st = stopping.server().brokerState();
+        return st.connected && st.topics == 1 && st.recovering == 0;
+    });
+    std::thread stopper([&] { stopping.server().stop(); });
+    auto bye = client.readFrame(5s);
+    REQUIRE(bye);
+    CHECK(bye->opcode == 0x1);
+    CHECK(bye->payload == "bye");
+    auto close = client.readFrame(5s);
+    REQUIRE(close);
+    CHECK(close->opcode == 0x8);
+    client.sendClose(1001);
+    stopper.join();
+    // The other node got it too.
+    CHECK(readTexts(*sub, 1) == std::vector<std::string>{"bye"});
+    (void)s;
+}

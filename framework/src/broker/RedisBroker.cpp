@@ -209,13 +209,13 @@ void RedisBroker::publish(std::string_view topic, const Message& message, std::u
         if (p.done) p.done(make_error_code(Errc::ServerStopping));
         return;
     }
+    pending_.fetch_add(1);  // from the call on: a stop that begins now waits for it (settled())
     net::post(*strand_, [self = shared_from_this(), p = std::move(p)]() mutable { self->enqueue(std::move(p)); });
 }
 
 void RedisBroker::enqueue(Pending p)
 {
     if (!commands_) return fail(p, Errc::ServerStopping);
-    pending_.fetch_add(1);
     // Before a topic's first sync this node does not know where the topic stands: a message
     // numbered before that would be taken for an old one and not delivered here.
     if (auto it = states_.find(p.topic); it != states_.end() && !it->second.known) {
