@@ -8,6 +8,7 @@
 #include "support/RawClient.hpp"
 #include "support/RedisServer.hpp"
 #include "support/TestServer.hpp"
+#include "support/TlsTestCerts.hpp"
 
 #include "broker/RedisConnection.hpp"
 
@@ -144,7 +145,7 @@ std::vector<std::string> numbered(const std::string& prefix, int from, int to)
 TEST_CASE("broker: a Redis URL is checked when it is set")
 {
     for (const char* bad : {"http://localhost", "redis://", "redis://host:0", "redis://host:70000", "redis://h/x",
-                            "rediss://host"}) {
+                            "rediss://"}) {
         CAPTURE(bad);
         Server s;
         RedisBrokerConfig c;
@@ -157,6 +158,12 @@ TEST_CASE("broker: a Redis URL is checked when it is set")
     CHECK(a.password == "secret");
     CHECK(a.db == 3);
     CHECK(detail::RedisAddress::parse("redis://cache").port == 6379);
+    CHECK(detail::RedisAddress::parse("rediss://cache").tls);
+    Server s;
+    RedisBrokerConfig c;
+    c.url = "rediss://cache";
+    c.tlsCaFile = "/nonexistent/ca.pem";
+    CHECK_THROWS_WITH_AS(s.setRedisBroker(c), doctest::Contains("/nonexistent/ca.pem"), std::invalid_argument);
     CHECK_FALSE(Server().brokerState().configured);
 }
 
@@ -411,4 +418,21 @@ TEST_CASE("broker: a goodbye published by an onStopping listener reaches the nod
     // The other node got it too.
     CHECK(readTexts(*sub, 1) == std::vector<std::string>{"bye"});
     (void)s;
+}
+
+TEST_CASE("broker: rediss:// verifies Redis's certificate and carries the topics over TLS")
+{
+    RedisServer redis(RedisServer::Persistence::None, true);
+    const auto ca = TlsTestCerts::get().caCertificate;
+    Node a(redis.url(), [&](RedisBrokerConfig& c) { c.tlsCaFile = ca; });
+    Node b(redis.url(), [&](RedisBrokerConfig& c) { c.tlsCaFile = ca; });
+    auto onB = b.subscriber();
+    CHECK_FALSE(publishAndWait(a.srv(), "secret"));
+    CHECK(readTexts(*onB, 1) == std::vector<std::string>{"secret"});
+
+    // The system CAs did not sign the test CA's certificate: no connection, publishes fail.
+    Node untrusting(redis.url(), [](RedisBrokerConfig& c) { c.tlsCaFile = "/etc/ssl/certs/ca-certificates.crt"; });
+    std::this_thread::sleep_for(300ms);
+    CHECK_FALSE(untrusting.srv().brokerState().connected);
+    CHECK(publishAndWait(untrusting.srv(), "x") == Errc::BrokerUnavailable);
 }

@@ -1,6 +1,7 @@
 #include "support/RedisServer.hpp"
 
 #include "support/ChildProcess.hpp"
+#include "support/TlsTestCerts.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -47,7 +48,9 @@ std::string text(const redisReply& r)
 
 }  // namespace
 
-RedisServer::RedisServer(Persistence persistence) : persistence_(persistence)
+RedisServer::RedisServer(Persistence persistence) : RedisServer(persistence, false) {}
+
+RedisServer::RedisServer(Persistence persistence, bool tls) : persistence_(persistence)
 {
     if (!std::filesystem::exists(WHARF_REDIS_SERVER))
         throw std::runtime_error(std::string(WHARF_REDIS_SERVER) +
@@ -56,6 +59,7 @@ RedisServer::RedisServer(Persistence persistence) : persistence_(persistence)
     if (!mkdtemp(pattern)) throw std::runtime_error("RedisServer: mkdtemp failed");
     dir_ = pattern;
     port_ = freePort();
+    if (tls) tlsPort_ = freePort();
     launch();
 }
 
@@ -69,13 +73,22 @@ RedisServer::~RedisServer()
     std::filesystem::remove_all(dir_, ec);
 }
 
-std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+std::string RedisServer::url() const
+{
+    return tlsPort_ ? "rediss://127.0.0.1:" + std::to_string(tlsPort_) : "redis://127.0.0.1:" + std::to_string(port_);
+}
 
 void RedisServer::launch()
 {
     std::vector<std::string> args{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_,
                                   "--save", "", "--daemonize", "no", "--protected-mode", "no",
                                   "--loglevel", "warning", "--logfile", ""};
+    if (tlsPort_) {
+        const auto& certs = TlsTestCerts::get();
+        args.insert(args.end(), {"--tls-port", std::to_string(tlsPort_), "--tls-cert-file", certs.chain.string(),
+                                 "--tls-key-file", certs.key.string(), "--tls-ca-cert-file",
+                                 certs.caCertificate.string(), "--tls-auth-clients", "no"});
+    }
     if (persistence_ == Persistence::AppendFsyncAlways) {
         args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
     } else {

@@ -20,12 +20,15 @@ public:
     /// Starts redis-server on a free 127.0.0.1 port; returns once it answers PING. Throws
     /// std::runtime_error (saying to install redis-server) when it cannot be started.
     explicit RedisServer(Persistence persistence = Persistence::None);
+    /// With `tls`, it also listens for TLS (certificate: TlsTestCerts's, for 127.0.0.1) and
+    /// url() names that port: rediss://127.0.0.1:TLSPORT. command() uses the plain port.
+    RedisServer(Persistence persistence, bool tls);
     ~RedisServer();  ///< kills it and removes its directory
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
 
     std::uint16_t port() const noexcept { return port_; }
-    std::string url() const;  ///< "redis://127.0.0.1:PORT"
+    std::string url() const;  ///< "redis://127.0.0.1:PORT" (or the rediss:// one)
     /// SIGKILL, and waits until it is gone.
     void kill();
     /// Starts it again on the same port and directory (after kill()); returns once it answers.
@@ -39,6 +42,7 @@ private:
 
     Persistence persistence_;
     std::uint16_t port_ = 0;
+    std::uint16_t tlsPort_ = 0;  // 0: no TLS
     std::string dir_;
     std::unique_ptr<ChildProcess> process_;
 };

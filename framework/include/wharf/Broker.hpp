@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace wharf {
@@ -13,8 +14,13 @@ namespace wharf {
 /// published on any node reaches every subscriber on every node exactly once, and all of
 /// them see a topic's messages in one order.
 struct RedisBrokerConfig {
-    /// `redis://[:password@]host[:port][/db]`; the port defaults to 6379.
+    /// `redis://[:password@]host[:port][/db]`; the port defaults to 6379. `rediss://` is
+    /// the same over TLS (TLS 1.2 or later): Redis's certificate is verified against
+    /// `tlsCaFile` and must name the host.
     std::string url;
+    /// PEM file of the CA(s) that sign Redis's certificate, for rediss://; empty: the
+    /// system's trust store (/etc/ssl/certs).
+    std::filesystem::path tlsCaFile;
     /// A publish not accepted by Redis within this time fails with Errc::BrokerUnavailable
     /// (also when Redis is unreachable at the time: the publish waits for a reconnect
     /// until then).

@@ -85,6 +85,17 @@ std::string randomHex()
     return fmt::format("{:08x}{:08x}", device(), device());
 }
 
+RedisAddress addressOf(const RedisBrokerConfig& config)
+{
+    auto address = RedisAddress::parse(config.url);
+    address.caFile = config.tlsCaFile;
+    std::error_code ec;
+    if (!address.caFile.empty() && !std::filesystem::is_regular_file(address.caFile, ec))
+        throw std::invalid_argument(fmt::format("RedisBrokerConfig::tlsCaFile '{}' is not a readable file",
+                                                address.caFile.string()));
+    return address;
+}
+
 std::uint64_t toUnsigned(std::string_view text)
 {
     std::uint64_t value = 0;
@@ -95,7 +106,7 @@ std::uint64_t toUnsigned(std::string_view text)
 }  // namespace
 
 RedisBroker::RedisBroker(RedisBrokerConfig config, TopicRegistry& topics)
-    : config_(std::move(config)), address_(RedisAddress::parse(config_.url)), prefix_(config_.prefix),
+    : config_(std::move(config)), address_(addressOf(config_)), prefix_(config_.prefix),
       nodeId_(randomHex()), topics_(topics)
 {
     if (config_.historySize == 0) throw std::invalid_argument("RedisBrokerConfig::historySize must be at least 1");

@@ -5,6 +5,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 
 #include <hiredis/hiredis.h>
@@ -56,13 +57,16 @@ void appendBulk(std::string& out, std::string_view arg)
 
 RedisAddress RedisAddress::parse(std::string_view url)
 {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, 8) == "rediss:/")
-        throw std::invalid_argument(fmt::format("Redis URL '{}': rediss:// (TLS) is not supported yet; use redis:// on a trusted network or a TLS tunnel", url));
-    if (url.substr(0, scheme.size()) != scheme)
-        throw std::invalid_argument(fmt::format("Redis URL '{}' does not start with redis://", url));
-    std::string_view rest = url.substr(scheme.size());
     RedisAddress a;
+    std::string_view rest;
+    if (url.substr(0, 8) == "redis://") {
+        rest = url.substr(8);
+    } else if (url.substr(0, 9) == "rediss://") {
+        rest = url.substr(9);
+        a.tls = true;
+    } else {
+        throw std::invalid_argument(fmt::format("Redis URL '{}' does not start with redis:// or rediss://", url));
+    }
     if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
         std::string_view userInfo = rest.substr(0, at);
         rest = rest.substr(at + 1);
@@ -128,6 +132,18 @@ RedisConnection::RedisConnection(Strand strand, RedisAddress address, Timing tim
       events_(std::move(events)), resolver_(strand), socket_(strand), timer_(strand), probeTimer_(strand),
       in_(64 * 1024), random_(std::random_device{}())
 {
+    if (!address_.tls) return;
+    namespace ssl = net::ssl;
+    tlsContext_ = std::make_unique<ssl::context>(ssl::context::tls_client);
+    tlsContext_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    tlsContext_->set_verify_mode(ssl::verify_peer);
+    boost::system::error_code ec;
+    if (address_.caFile.empty()) tlsContext_->set_default_verify_paths(ec);
+    else tlsContext_->load_verify_file(address_.caFile.string(), ec);
+    if (ec)
+        throw std::invalid_argument(fmt::format("Redis TLS: cannot load the CA file '{}': {}", address_.caFile.string(),
+                                                ec.message()));
 }
 
 RedisConnection::~RedisConnection()
@@ -164,6 +180,7 @@ void RedisConnection::connect()
 {
     state_ = State::Connecting;
     const auto generation = ++generation_;
+    tls_.reset();  // (the socket was closed; a new TLS session per connection)
     if (reader_) redisReaderFree(reader_);
     reader_ = redisReaderCreate();
     out_.clear();
@@ -187,9 +204,38 @@ void RedisConnection::connect()
                     if (ec) return self->fail(ec.message());
                     boost::system::error_code ignored;
                     self->socket_.set_option(tcp::no_delay(true), ignored);
-                    self->setUp();
+                    if (self->tlsContext_) self->handshake();
+                    else self->setUp();
                 });
         });
+}
+
+void RedisConnection::handshake()
+{
+    tls_.emplace(socket_, *tlsContext_);
+    // SNI, and the certificate must name the host (an IP address is checked as one).
+    SSL_set_tlsext_host_name(tls_->native_handle(), address_.host.c_str());
+    tls_->set_verify_callback(net::ssl::host_name_verification(address_.host));
+    tls_->async_handshake(net::ssl::stream_base::client,
+        [self = shared_from_this(), generation = generation_](boost::system::error_code ec) {
+            if (generation != self->generation_) return;
+            if (ec) return self->fail("TLS handshake failed: " + ec.message());
+            self->setUp();
+        });
+}
+
+template <class Handler>
+void RedisConnection::readSome(Handler&& handler)
+{
+    if (tls_) tls_->async_read_some(net::buffer(in_), std::forward<Handler>(handler));
+    else socket_.async_read_some(net::buffer(in_), std::forward<Handler>(handler));
+}
+
+template <class Handler>
+void RedisConnection::writeAll(Handler&& handler)
+{
+    if (tls_) net::async_write(*tls_, net::buffer(writing_), std::forward<Handler>(handler));
+    else net::async_write(socket_, net::buffer(writing_), std::forward<Handler>(handler));
 }
 
 void RedisConnection::setUp()
@@ -257,7 +303,7 @@ void RedisConnection::scheduleReconnect()
 
 void RedisConnection::read()
 {
-    socket_.async_read_some(net::buffer(in_),
+    readSome(
         [self = shared_from_this(), generation = generation_](boost::system::error_code ec, std::size_t n) {
             if (generation != self->generation_) return;
             if (ec) return self->fail(ec == net::error::eof ? std::string("closed by Redis") : ec.message());
@@ -329,7 +375,7 @@ void RedisConnection::flush()
         if (generation != self->generation_) return;
         self->writing_.swap(self->out_);
         self->out_.clear();
-        net::async_write(self->socket_, net::buffer(self->writing_),
+        self->writeAll(
             [self, generation](boost::system::error_code ec, std::size_t) {
                 if (generation != self->generation_) return;
                 self->writeBusy_ = false;

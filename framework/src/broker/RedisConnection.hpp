@@ -8,12 +8,16 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <random>
@@ -43,6 +47,8 @@ struct RedisAddress {
     std::uint16_t port = 6379;
     std::string password;
     int db = 0;
+    bool tls = false;  // rediss://
+    std::filesystem::path caFile;  // for tls; empty: the system's trust store
 
     /// Throws std::invalid_argument saying what is wrong with `url`.
     static RedisAddress parse(std::string_view url);
@@ -103,6 +109,11 @@ private:
     void onBytes(std::size_t n);
     void flush();
     void probe();
+    void handshake();
+    template <class Handler>
+    void readSome(Handler&& handler);
+    template <class Handler>
+    void writeAll(Handler&& handler);
     void queue(std::string_view command, ReplyHandler done);
 
     Strand strand_;
@@ -116,6 +127,8 @@ private:
     std::uint64_t generation_ = 0;  // of the current socket: stale completions see another
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::ip::tcp::socket socket_;
+    std::unique_ptr<boost::asio::ssl::context> tlsContext_;  // rediss://
+    std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;  // one per connection
     boost::asio::steady_timer timer_;  // connect timeout, reconnect delay
     boost::asio::steady_timer probeTimer_;
     redisReader* reader_ = nullptr;
