@@ -437,6 +437,15 @@ void RedisBroker::onPush(RedisReply& reply)
         if (state.phase != Phase::Subscribing) return;
         state.phase = Phase::Syncing;
         sync(topic, state);
+    } else if (kind == "unsubscribe") {
+        // An UNSUBSCRIBE of an earlier life of this topic (its last subscriber left and a
+        // new one came): until the new SUBSCRIBE is confirmed the channel was not ours, so
+        // that confirmation syncs again and reads the hole from the history.
+        if (state.phase == Phase::Live) recovering_.fetch_add(1);
+        state.phase = Phase::Subscribing;
+        state.syncSent = false;
+        state.buffered.clear();
+        ++state.generation;
     } else if (kind == "message") {
         if (state.phase == Phase::Subscribing) return;  // (cannot happen: the confirmation comes first)
         auto message = parse(reply.elements[2].str);
