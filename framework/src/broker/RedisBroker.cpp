@@ -244,6 +244,14 @@ void RedisBroker::send(Pending p)
         armExpiry();
         return;
     }
+    // A publish that waited for the connection until little of its time is left is not
+    // sent: its deadline would pass before Redis could answer, the connection would be
+    // dropped for it, and Redis may still have taken it, so it would reach the subscribers
+    // of a publisher told it failed. Failing it here, never sent, it reached nobody.
+    if (p.deadline - std::chrono::steady_clock::now() < config_.publishTimeout / 2) {
+        fail(p, Errc::BrokerUnavailable);
+        return;
+    }
     const std::string meta = prefix_ + ":m:" + p.topic;
     const std::string stream = prefix_ + ":h:" + p.topic;
     const std::string channel = channelOf(p.topic);
