@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -141,6 +142,39 @@ private:
     WebSocketClient client_;
     std::vector<std::shared_ptr<RecordingListener>> listeners_;
 };
+
+/// Two nodes of one Redis with a client on each, both nodes subscribed to "news" in Redis.
+struct TwoNodes {
+    explicit TwoNodes(RedisServer::Persistence persistence = RedisServer::Persistence::None,
+                      std::chrono::milliseconds publishTimeout = 1s)
+        : redis(persistence), a(redis.url(), publishTimeout), b(redis.url(), publishTimeout),
+          onA(clients.connect(a)), onB(clients.connect(b))
+    {
+        REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }));
+    }
+    RedisServer redis;
+    Node a;
+    Node b;
+    Clients clients;  // stopped before the nodes
+    std::shared_ptr<RecordingListener> onA;
+    std::shared_ptr<RecordingListener> onB;
+};
+
+/// Publishes `text` to `topic` through `node`, not waiting for the outcome.
+void publish(Node& node, std::string_view topic, const std::string& text)
+{
+    node.server().publish(topic, Message::text(text), [](std::error_code) {});
+}
+
+/// Publishes `text` to `topic` through `node` and waits for the outcome.
+std::error_code publishAndWait(Node& node, std::string_view topic, const std::string& text)
+{
+    auto outcome = std::make_shared<std::promise<std::error_code>>();
+    auto future = outcome->get_future();
+    node.server().publish(topic, Message::text(text), [outcome](std::error_code e) { outcome->set_value(e); });
+    if (future.wait_for(10s) != std::future_status::ready) return std::make_error_code(std::errc::timed_out);
+    return future.get();
+}
 
 bool waitForText(RecordingListener& l, const std::string& text, std::chrono::milliseconds timeout = 10s)
 {
@@ -282,65 +316,50 @@ TEST_SUITE("cluster")
 
     TEST_CASE("a session's publish reaches the other nodes' subscribers and its own node's, but not itself")
     {
-        RedisServer redis;
-        Node a(redis.url());
-        Node b(redis.url());
-        Clients clients;
-        auto publisher = clients.connect(a);
-        auto neighbour = clients.connect(a);
-        auto remote = clients.connect(b);
-        REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }));
-        publisher->session().sendText("pub news 0:1");
+        TwoNodes cluster;
+        auto neighbour = cluster.clients.connect(cluster.a);
+        cluster.onA->session().sendText("pub news 0:1");
         CHECK(waitForText(*neighbour, "0:1"));
-        CHECK(waitForText(*remote, "0:1"));
+        CHECK(waitForText(*cluster.onB, "0:1"));
         // A marker published after it: once it is in, "0:1" would have been too.
-        a.server().publish("news", Message::text("0:2"), [](std::error_code) {});
-        CHECK(waitForText(*publisher, "0:2"));
-        CHECK_FALSE(hasText(*publisher, "0:1"));
+        publish(cluster.a, "news", "0:2");
+        CHECK(waitForText(*cluster.onA, "0:2"));
+        CHECK_FALSE(hasText(*cluster.onA, "0:1"));
     }
 
     TEST_CASE("unsubscribing and closing end a node's subscriptions in Redis")
     {
-        RedisServer redis;
-        Node a(redis.url());
-        Node b(redis.url());
-        Clients clients;
-        auto onA = clients.connect(a);
-        auto onB = clients.connect(b);
-        REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }));
-
-        onA->session().sendText("sub extra");
+        TwoNodes cluster;
+        auto& a = cluster.a;
+        auto& b = cluster.b;
+        cluster.onA->session().sendText("sub extra");
         REQUIRE(eventually([&] { return a.settled(2); }));
-        b.server().publish("extra", Message::text("1:1"), [](std::error_code) {});
-        CHECK(waitForText(*onA, "1:1"));
+        publish(b, "extra", "1:1");
+        CHECK(waitForText(*cluster.onA, "1:1"));
 
-        onA->session().sendText("unsub extra");
+        cluster.onA->session().sendText("unsub extra");
         REQUIRE(eventually([&] { return a.settled(1); }));
-        b.server().publish("extra", Message::text("1:2"), [](std::error_code) {});
-        b.server().publish("news", Message::text("1:3"), [](std::error_code) {});
-        CHECK(waitForText(*onA, "1:3"));
-        CHECK_FALSE(hasText(*onA, "1:2"));
+        publish(b, "extra", "1:2");
+        publish(b, "news", "1:3");
+        CHECK(waitForText(*cluster.onA, "1:3"));
+        CHECK_FALSE(hasText(*cluster.onA, "1:2"));
 
         // The last local subscriber gone (closed), the node leaves the topic in Redis.
-        onA->session().close();
+        cluster.onA->session().close();
         CHECK(eventually([&] { return a.server().brokerState().topics == 0; }));
         CHECK(b.server().brokerState().topics == 1);
-        onB->session().close();
+        cluster.onB->session().close();
         CHECK(eventually([&] { return b.server().brokerState().topics == 0; }));
     }
 
     TEST_CASE("Redis killed mid-stream and restarted with appendfsync always: accepted publishes arrive once, failed ones nowhere")
     {
-        RedisServer redis(RedisServer::Persistence::AppendFsyncAlways);
-        constexpr auto publishTimeout = 500ms;
-        Node a(redis.url(), publishTimeout);
-        Node b(redis.url(), publishTimeout);
-        Clients clients;
-        for (int i = 0; i < 2; ++i) {
-            clients.connect(a);
-            clients.connect(b);
-        }
-        REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }));
+        TwoNodes cluster(RedisServer::Persistence::AppendFsyncAlways, 500ms);
+        auto& a = cluster.a;
+        auto& b = cluster.b;
+        auto& clients = cluster.clients;
+        clients.connect(a);
+        clients.connect(b);
 
         // One publisher per node, a message per millisecond each, until told to stop.
         Publisher pa(a.server(), 0);
@@ -361,7 +380,7 @@ TEST_SUITE("cluster")
         };
 
         const bool flowing = eventually([&] { return pa.succeeded() >= 200 && pb.succeeded() >= 200; });
-        redis.kill();
+        cluster.redis.kill();
         // Publishes issued from now until the restart find no Redis: the ones that give up
         // before it is back fail with BrokerUnavailable.
         const std::size_t killedAt[2] = {pa.issued(), pb.issued()};
@@ -369,7 +388,7 @@ TEST_SUITE("cluster")
             return pa.outcome(killedAt[0] + 100).has_value() && pb.outcome(killedAt[1] + 100).has_value();
         });
         const std::size_t restartAt[2] = {pa.issued(), pb.issued()};
-        redis.restart();
+        cluster.redis.restart();
         const bool back = eventually([&] { return a.settled(1) && b.settled(1); }, 20s);
         const std::size_t before[2] = {pa.succeeded(), pb.succeeded()};
         const bool flowingAgain = eventually([&] {
@@ -424,32 +443,22 @@ TEST_SUITE("cluster")
 
     TEST_CASE("Redis restarted without its data: subscribers get a gap with a new epoch, then the messages after it")
     {
-        RedisServer redis;
-        Node a(redis.url());
-        Node b(redis.url());
-        Clients clients;
-        auto onA = clients.connect(a);
-        auto onB = clients.connect(b);
-        REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }));
-        a.server().publish("news", Message::text("0:0"), [](std::error_code) {});
-        REQUIRE(waitForText(*onB, "0:0"));
-        REQUIRE(waitForText(*onA, "0:0"));
+        TwoNodes cluster;
+        auto& a = cluster.a;
+        auto& b = cluster.b;
+        publish(a, "news", "0:0");
+        REQUIRE(waitForText(*cluster.onB, "0:0"));
+        REQUIRE(waitForText(*cluster.onA, "0:0"));
 
-        redis.kill();
-        redis.restart();
+        cluster.redis.kill();
+        cluster.redis.restart();
         REQUIRE(eventually([&] { return a.settled(1) && b.settled(1); }, 20s));
         // The next publish numbers the topic from 1 again, in a new epoch.
-        std::atomic<bool> accepted{false};
-        for (int attempt = 0; attempt < 20 && !accepted; ++attempt) {
-            std::atomic<bool> done{false};
-            b.server().publish("news", Message::text(fmt::format("1:{}", attempt)), [&](std::error_code e) {
-                accepted = !e;
-                done = true;
-            });
-            REQUIRE(eventually([&] { return done.load(); }));
-        }
+        bool accepted = false;
+        for (int attempt = 0; attempt < 20 && !accepted; ++attempt)
+            accepted = !publishAndWait(b, "news", fmt::format("1:{}", attempt));
         REQUIRE(accepted);
-        for (auto& client : {onA, onB}) {
+        for (auto& client : {cluster.onA, cluster.onB}) {
             CHECK(client->waitFor([](const RecordingListener::Events& e) {
                 return std::any_of(e.texts.begin(), e.texts.end(), [](const std::string& t) { return t.starts_with("1:"); });
             }));
@@ -473,19 +482,19 @@ TEST_SUITE("cluster")
         auto onB = clients.connect(b);
         auto onA = clients.connect(*a);
         REQUIRE(eventually([&] { return a->settled(1) && b.settled(1); }));
-        b.server().publish("news", Message::text("1:0"), [](std::error_code) {});
+        publish(b, "news", "1:0");
         REQUIRE(waitForText(*onA, "1:0"));
 
         a.reset();  // the node stops: its clients are sent away
         CHECK(onA->waitFor([](const RecordingListener::Events& e) { return e.closeCount == 1; }));
-        b.server().publish("news", Message::text("1:1"), [](std::error_code) {});
+        publish(b, "news", "1:1");
         CHECK(waitForText(*onB, "1:1"));
 
         a = std::make_unique<Node>(redis.url());
         auto again = clients.connect(*a);
         REQUIRE(eventually([&] { return a->settled(1); }));
-        b.server().publish("news", Message::text("1:2"), [](std::error_code) {});
-        a->server().publish("news", Message::text("0:0"), [](std::error_code) {});
+        publish(b, "news", "1:2");
+        publish(*a, "news", "0:0");
         CHECK(waitForText(*again, "1:2"));
         CHECK(waitForText(*again, "0:0"));
         CHECK(waitForText(*onB, "0:0"));
