@@ -506,25 +506,6 @@ TEST_SUITE("cluster")
 
 namespace {
 
-/// wharf-chat in a child process on a port of its choosing, in the cluster of `redisUrl`.
-class ChatNode {
-public:
-    ChatNode(const std::string& redisUrl, const std::string& name)
-        : process_(WHARF_CHAT_EXECUTABLE,
-                   {"--host", "127.0.0.1", "--port", "0", "--threads", "2", "--redis", redisUrl, "--node", name},
-                   {"WHARF_LOG=warn"})
-    {
-        const auto listening = process_.waitForOutput(std::regex(R"(open http://\S+:(\d+)/ in your browser)"));
-        if (!listening) throw std::runtime_error("wharf-chat did not start: " + process_.output());
-        port_ = static_cast<std::uint16_t>(std::stoi((*listening)[1]));
-    }
-    std::uint16_t port() const { return port_; }
-
-private:
-    ChildProcess process_;
-    std::uint16_t port_ = 0;
-};
-
 /// A chat client on a raw socket: connected to the lobby, it reads the node line first.
 class ChatClient {
 public:
@@ -583,6 +564,33 @@ std::optional<std::string> sendUntilDelivered(ChatClient& from, const std::strin
     }
     return std::nullopt;
 }
+
+/// wharf-chat in a child process on a port of its choosing, in the cluster of `redisUrl`.
+/// Returns once the node is subscribed to the lobby in Redis: a probe client of its own
+/// stays in the lobby (a node subscribes in Redis for its first member, and a join sent
+/// before that is done would not come back).
+class ChatNode {
+public:
+    ChatNode(const std::string& redisUrl, const std::string& name)
+        : process_(WHARF_CHAT_EXECUTABLE,
+                   {"--host", "127.0.0.1", "--port", "0", "--threads", "2", "--redis", redisUrl, "--node", name},
+                   {"WHARF_LOG=warn"})
+    {
+        const auto listening = process_.waitForOutput(std::regex(R"(open http://\S+:(\d+)/ in your browser)"));
+        if (!listening) throw std::runtime_error("wharf-chat did not start: " + process_.output());
+        port_ = static_cast<std::uint16_t>(std::stoi((*listening)[1]));
+        probe_.emplace(port_);
+        probe_->send("probe-" + name);
+        if (!sendUntilDelivered(*probe_, "probe-" + name, "ping"))
+            throw std::runtime_error("wharf-chat node " + name + " did not join the cluster");
+    }
+    std::uint16_t port() const { return port_; }
+
+private:
+    ChildProcess process_;
+    std::uint16_t port_ = 0;
+    std::optional<ChatClient> probe_;
+};
 
 }  // namespace
 
