@@ -139,49 +139,56 @@ start_setup() {
   fi
 }
 
+# One wharf-bench fan-out run against a fresh `setup`: sets `line` (its result) and
+# `redis_ticks` (the CPU ticks redis-server used meanwhile; 0 without Redis), and adds its
+# errors to `run_errors`.
+line=
+redis_ticks=0
+run_errors=0
+fanout_run() {  # setup wharf-bench-args...
+  local setup=$1 e ticks0=0; shift
+  start_setup "$setup"
+  [[ -n $redis_pid ]] && ticks0=$(cpu_ticks "$redis_pid")
+  line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 "${targets[@]}" --mode fanout --conns "$FANOUT_CONNS" \
+           --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --label "$setup" "$@") || true
+  echo "$line" | tee -a "$results" >&2
+  redis_ticks=0
+  [[ -n $redis_pid ]] && redis_ticks=$(( $(cpu_ticks "$redis_pid") - ticks0 ))
+  e=$(field "$line" errors)
+  run_errors=$((run_errors + ${e:-1}))
+  cleanup
+}
+
 declare -A max_rate deliveries half_rate p50 p99 redis_cpu errors
 run_setup() {  # setup-name: "cluster" or "single"
-  local setup=$1 line rate ticks0 ticks1 b e
-  local rates=() dels=() p50s=() p99s=() cpus=() errs=0
+  local setup=$1 publishes
+  local rates=() dels=() p50s=() p99s=() cpus=()
+  run_errors=0
   for _ in $(seq "$RUNS"); do
-    start_setup "$setup"
-    [[ -n $redis_pid ]] && ticks0=$(cpu_ticks "$redis_pid")
-    line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 "${targets[@]}" --mode fanout --conns "$FANOUT_CONNS" \
-             --inflight 4 --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --label "$setup") || true
-    echo "$line" | tee -a "$results" >&2
-    if [[ -n $redis_pid ]]; then
-      ticks1=$(cpu_ticks "$redis_pid")
-      # Every broadcast (warm-up included: about broadcasts_per_s more) plus the joins.
-      b=$(awk -v b="$(field "$line" broadcasts)" -v r="$(field "$line" broadcasts_per_s)" -v w="$WARMUP" \
-              -v n="$FANOUT_CONNS" 'BEGIN { print b + r * w + n + 1 }')
-      cpus+=("$(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v b="$b" 'BEGIN { printf "%.1f", t / hz * 1000 / b * 1000 }')")
-    fi
-    rate=$(field "$line" broadcasts_per_s)
-    rates+=("${rate:-0}")
+    fanout_run "$setup" --inflight 4
+    rates+=("$(field "$line" broadcasts_per_s)")
     dels+=("$(field "$line" deliveries_per_s)")
-    e=$(field "$line" errors); errs=$((errs + ${e:-1}))
-    cleanup
+    if [[ $setup == cluster ]]; then
+      # Every broadcast (the warm-up's included: about broadcasts_per_s more) plus the joins.
+      publishes=$(awk -v b="$(field "$line" broadcasts)" -v r="$(field "$line" broadcasts_per_s)" -v w="$WARMUP" \
+                      -v n="$FANOUT_CONNS" 'BEGIN { print b + r * w + n + 1 }')
+      cpus+=("$(awk -v t="$redis_ticks" -v hz="$(getconf CLK_TCK)" -v b="$publishes" \
+                    'BEGIN { printf "%.1f", t / hz * 1000 / b * 1000 }')")
+    fi
   done
   max_rate[$setup]=$(printf '%s\n' "${rates[@]}" | median)
   deliveries[$setup]=$(printf '%s\n' "${dels[@]}" | median)
   [[ ${#cpus[@]} -gt 0 ]] && redis_cpu[$setup]=$(printf '%s\n' "${cpus[@]}" | median)
 
-  local half
-  half=$(awk -v r="${max_rate[$setup]}" 'BEGIN { printf "%d", r / 2 }')
+  half_rate[$setup]=$(awk -v r="${max_rate[$setup]}" 'BEGIN { printf "%d", r / 2 }')
   for _ in $(seq "$RUNS"); do
-    start_setup "$setup"
-    line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 "${targets[@]}" --mode fanout --conns "$FANOUT_CONNS" \
-             --rate "$half" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --label "$setup") || true
-    echo "$line" | tee -a "$results" >&2
+    fanout_run "$setup" --rate "${half_rate[$setup]}"
     p50s+=("$(field "$line" p50_us)")
     p99s+=("$(field "$line" p99_us)")
-    e=$(field "$line" errors); errs=$((errs + ${e:-1}))
-    cleanup
   done
   p50[$setup]=$(printf '%s\n' "${p50s[@]}" | median)
   p99[$setup]=$(printf '%s\n' "${p99s[@]}" | median)
-  errors[$setup]=$errs
-  half_rate[$setup]=$half
+  errors[$setup]=$run_errors
 }
 
 log "results also in $results"
