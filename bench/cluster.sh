@@ -12,6 +12,8 @@
 #      redis-server started here, over the whole wharf-bench run divided by the publishes
 #      Redis took in it (broadcasts plus the subscribers' joins);
 #   2. half that rate on a clock (--rate): publish-to-receive p50 and p99 over every delivery.
+# And the nodes' CPU per 1,000 deliveries at the maximum rate (the figure that compares on a
+# shared machine, where the rates partly measure each process's share of the scheduler).
 # CPUs: redis-server and the nodes (one thread each) on CPU 0, wharf-bench on CPU 1, as in
 # run.sh's fan-out table. Only 127.0.0.1; every process started here is stopped by its PID.
 set -euo pipefail
@@ -56,6 +58,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   pids=()
+  node_pids=()
   probe_fds=()
   redis_pid=
   rm -rf "${work:?}"/*
@@ -87,11 +90,13 @@ start_redis() {
 }
 
 node_port=
+node_pids=()
 start_node() {  # name [wharf-chat args...] -> node_port
   local name=$1 out=$work/$1.log; shift
   taskset -c 0 "$chat" --host 127.0.0.1 --port 0 --threads 1 --idle-timeout 86400 --public "$root/samples/chat/public" \
     --node "$name" "$@" >"$out" 2>&1 &
   pids+=("$!")
+  node_pids+=("$!")
   for _ in $(seq 100); do
     node_port=$(sed -n 's|.*open http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$out" | head -n1)
     [[ -n $node_port ]] && return 0
@@ -139,35 +144,49 @@ start_setup() {
   fi
 }
 
-# One wharf-bench fan-out run against a fresh `setup`: sets `line` (its result) and
-# `redis_ticks` (the CPU ticks redis-server used meanwhile; 0 without Redis), and adds its
-# errors to `run_errors`.
+nodes_ticks() {
+  local pid sum=0
+  for pid in "${node_pids[@]}"; do sum=$((sum + $(cpu_ticks "$pid"))); done
+  echo "$sum"
+}
+
+# One wharf-bench fan-out run against a fresh `setup`: sets `line` (its result),
+# `redis_ticks` and `node_ticks` (the CPU ticks redis-server and the nodes used meanwhile;
+# redis_ticks 0 without Redis), and adds its errors to `run_errors`.
 line=
 redis_ticks=0
+node_ticks=0
 run_errors=0
 fanout_run() {  # setup wharf-bench-args...
-  local setup=$1 e ticks0=0; shift
+  local setup=$1 e ticks0=0 nodes0; shift
   start_setup "$setup"
   [[ -n $redis_pid ]] && ticks0=$(cpu_ticks "$redis_pid")
+  nodes0=$(nodes_ticks)
   line=$(taskset -c 1 timeout 180 "$bench" --host 127.0.0.1 "${targets[@]}" --mode fanout --conns "$FANOUT_CONNS" \
            --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --label "$setup" "$@") || true
   echo "$line" | tee -a "$results" >&2
   redis_ticks=0
   [[ -n $redis_pid ]] && redis_ticks=$(( $(cpu_ticks "$redis_pid") - ticks0 ))
+  node_ticks=$(( $(nodes_ticks) - nodes0 ))
   e=$(field "$line" errors)
   run_errors=$((run_errors + ${e:-1}))
   cleanup
 }
 
-declare -A max_rate deliveries half_rate p50 p99 redis_cpu errors
+declare -A max_rate deliveries node_cpu half_rate p50 p99 redis_cpu errors
 run_setup() {  # setup-name: "cluster" or "single"
   local setup=$1 publishes
-  local rates=() dels=() p50s=() p99s=() cpus=()
+  local rates=() dels=() nodecpus=() p50s=() p99s=() cpus=()
   run_errors=0
   for _ in $(seq "$RUNS"); do
     fanout_run "$setup" --inflight 4
     rates+=("$(field "$line" broadcasts_per_s)")
     dels+=("$(field "$line" deliveries_per_s)")
+    # Over the whole run (setup and warm-up too), per delivery of the measured window: an
+    # upper bound that the short setup inflates little.
+    nodecpus+=("$(awk -v t="$node_ticks" -v hz="$(getconf CLK_TCK)" -v d="$(field "$line" deliveries)" \
+                      -v w="$WARMUP" -v r="$(field "$line" deliveries_per_s)" \
+                      'BEGIN { printf "%.1f", t / hz * 1000 / (d + r * w) * 1000 }')")
     if [[ $setup == cluster ]]; then
       # Every broadcast (the warm-up's included: about broadcasts_per_s more) plus the joins.
       publishes=$(awk -v b="$(field "$line" broadcasts)" -v r="$(field "$line" broadcasts_per_s)" -v w="$WARMUP" \
@@ -178,6 +197,7 @@ run_setup() {  # setup-name: "cluster" or "single"
   done
   max_rate[$setup]=$(printf '%s\n' "${rates[@]}" | median)
   deliveries[$setup]=$(printf '%s\n' "${dels[@]}" | median)
+  node_cpu[$setup]=$(printf '%s\n' "${nodecpus[@]}" | median)
   [[ ${#cpus[@]} -gt 0 ]] && redis_cpu[$setup]=$(printf '%s\n' "${cpus[@]}" | median)
 
   half_rate[$setup]=$(awk -v r="${max_rate[$setup]}" 'BEGIN { printf "%d", r / 2 }')
@@ -199,11 +219,11 @@ echo
 echo "Fan-out to $FANOUT_CONNS subscribers, $SIZE-byte messages: medians of $RUNS runs, ${DURATION} s each (+${WARMUP} s warm-up);"
 echo "servers (and redis-server) on CPU 0, one thread each, wharf-bench on CPU 1. Latency: publish to receive, every delivery, at half the maximum rate."
 echo
-echo "| setup | broadcasts/s (max) | deliveries/s (max) | rate for latency | p50 | p99 | Redis CPU per 1,000 publishes | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| setup | broadcasts/s (max) | deliveries/s (max) | node CPU per 1,000 deliveries | rate for latency | p50 | p99 | Redis CPU per 1,000 publishes | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for s in single cluster; do
   name="1 node, in-process"
   [[ $s == cluster ]] && name="2 nodes + Redis, $((FANOUT_CONNS / 2)) subscribers each"
   cpu=${redis_cpu[$s]:-}
-  echo "| $name | ${max_rate[$s]} | ${deliveries[$s]} | ${half_rate[$s]}/s | ${p50[$s]} µs | ${p99[$s]} µs | ${cpu:+$cpu ms} | ${errors[$s]} |"
+  echo "| $name | ${max_rate[$s]} | ${deliveries[$s]} | ${node_cpu[$s]} ms | ${half_rate[$s]}/s | ${p50[$s]} µs | ${p99[$s]} µs | ${cpu:+$cpu ms} | ${errors[$s]} |"
 done
