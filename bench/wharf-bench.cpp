@@ -1080,7 +1080,9 @@ int Bench::run()
         line += buf;
     }
     if (o_.mode == "fanout" || o_.mode == "alltoall") {
-        std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
+        // With --rate the sender keeps no count outstanding: the rate= field says what it did.
+        if (o_.rate > 0) std::snprintf(buf, sizeof buf, " size=%zu", o_.size);
+        else std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
         line += buf;
     }
     if (o_.mode == "idle") {
