@@ -65,16 +65,8 @@ cleanup() {
 }
 trap 'cleanup; rm -rf "$work"' EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# A port nobody listens on, below Linux's ephemeral range so wharf-bench's connections never take it.
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 10000))
-    port_open "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=bench/ports.sh
+source "$here/ports.sh"
 
 redis_port=
 redis_pid=
