@@ -124,7 +124,7 @@ int main(int argc, char** argv)
     app.add_option(
         "--redis", redisUrl,
         "join a cluster: share the rooms with every wharf-chat that names the same Redis, "
-        "redis://[:password@]host[:port][/db] (docs/scaling.md)");
+        "redis://[:password@]host[:port][/db], or rediss:// over TLS (docs/scaling.md)");
     app.add_option("--node", node, "this node's name, shown to its clients (default: HOSTNAME:PORT)");
     CLI11_PARSE(app, argc, argv);
 
