@@ -9,7 +9,7 @@
 //   wharf-bench --mode echo|latency|handshake|idle|fanout|alltoall [--host 127.0.0.1] [--port 9001]
 //               [--path /echo] [--conns 100] [--inflight 16] [--size 16] [--binary]
 //               [--duration 3] [--warmup 0.5] [--server-pid PID] [--pid PID] [--label NAME]
-//               [--tls [--ca FILE] [--sni localhost]]
+//               [--tls [--ca FILE] [--sni localhost]] [--port2 PORT] [--rate N]
 //
 // --tls makes every connection TLS (wss://): TCP connect, TLS handshake (SNI --sni,
 // default "localhost"), then the upgrade; handshake mode then measures connect + TLS
@@ -33,6 +33,11 @@
 // payload against the expected sequence number; a wrong one is an error. Output:
 //   mode=fanout conns=1000 inflight=4 size=16 duration_s=... broadcasts=... broadcasts_per_s=...
 //   deliveries=... deliveries_per_s=... errors=0 server_cpu_s=... client_cpu_s=...
+// With --port2 (a cluster of two chat nodes, docs/scaling.md) every second receiver
+// connects to that port instead; the sender stays on --port. With --rate N the sender sends
+// N broadcasts per second on a clock instead of keeping --inflight outstanding, and every
+// delivery's publish-to-receive time is measured: the line adds rate=N p50_us= p99_us=
+// p999_us=.
 //
 // alltoall (the shape of uWebSockets' broadcast test; --path defaults to /chat): --conns
 // connections (default 320) each join with a unique name ("c17") and wait for their own
@@ -107,6 +112,8 @@ struct Options {
     bool tls = false;
     std::string ca;             // --ca: verify the server against this PEM file
     std::string sni = "localhost";
+    int port2 = 0;      // fanout: every second receiver connects here (another node)
+    double rate = 0;    // fanout: broadcasts per second on a clock (0: --inflight outstanding)
 };
 
 [[noreturn]] void usage(const char* why)
@@ -117,7 +124,8 @@ struct Options {
                  "                   [--path /echo] [--conns N] [--inflight K] [--size BYTES] [--binary]\n"
                  "                   [--duration SECONDS] [--warmup SECONDS] [--server-pid PID]\n"
                  "                   [--pid PID (idle: server whose VmRSS is read)] [--label NAME]\n"
-                 "                   [--tls [--ca FILE] [--sni NAME (default localhost)]]\n",
+                 "                   [--tls [--ca FILE] [--sni NAME (default localhost)]]\n"
+                 "                   [--port2 PORT (fanout: half the receivers)] [--rate N (fanout: broadcasts/s)]\n",
                  why);
     std::exit(2);
 }
@@ -150,6 +158,8 @@ Options parse(int argc, char** argv)
             else if (a == "--tls") o.tls = true;
             else if (a == "--ca") o.ca = value();
             else if (a == "--sni") o.sni = value();
+            else if (a == "--port2") o.port2 = std::stoi(value());
+            else if (a == "--rate") o.rate = std::stod(value());
             else if (a == "-h" || a == "--help") usage("help");
             else usage(("unknown option " + std::string(a)).c_str());
         } catch (const std::logic_error&) {
@@ -185,6 +195,9 @@ Options parse(int argc, char** argv)
     if (o.warmup < 0 || o.warmup > 60) usage("warmup must be in [0, 60] seconds");
     if (o.port < 1 || o.port > 65535) usage("port must be 1..65535");
     if (!o.ca.empty() && !o.tls) usage("--ca needs --tls");
+    if ((o.port2 != 0 || o.rate != 0) && o.mode != "fanout") usage("--port2 and --rate are for fanout");
+    if (o.port2 < 0 || o.port2 > 65535) usage("port2 must be 1..65535");
+    if (o.rate < 0 || o.rate > 1e6) usage("rate must be in [0, 1000000] broadcasts per second");
     return o;
 }
 
@@ -370,7 +383,11 @@ public:
     // Called by connections.
     const Options& opt() const { return o_; }
     net::io_context& ioc() { return ioc_; }
-    const tcp::endpoint& endpoint() const { return endpoint_; }
+    /// Where connection `index` connects: with --port2, every second fanout receiver goes there.
+    const tcp::endpoint& endpointFor(int index) const
+    {
+        return o_.port2 != 0 && index != o_.conns && index % 2 == 1 ? endpoint2_ : endpoint_;
+    }
     const std::string& hostHeader() const { return hostHeader_; }
     const char* payloadFor(std::uint64_t seq) const { return pattern_.data() + seq % 251; }
     bool sending() const { return phase_ == Phase::Warmup || phase_ == Phase::Measure; }
@@ -422,11 +439,14 @@ public:
         return seq;
     }
     void fanoutReady(bool sender);
-    void countDelivery(std::size_t bytes)
+    /// fanout, alltoall: a delivery of message `seq` (with --rate, its latency is kept too).
+    void countDelivery(std::size_t bytes, std::uint64_t seq)
     {
         if (phase_ != Phase::Measure) return;
         ++stats_.msgs;
         stats_.bytes += bytes;
+        if (o_.rate > 0 && seq < pacedAt_.size())
+            latencies_.push_back(std::chrono::duration<double, std::micro>(Clock::now() - pacedAt_[seq]).count());
     }
     void countBroadcast()
     {
@@ -451,11 +471,14 @@ private:
     void finish();
     void startMoreConnections();
     std::shared_ptr<ConnBase> makeConn(int index);
+    /// fanout --rate: sends the broadcasts due by now, then waits a millisecond.
+    void pace();
 
     Options o_;
     net::io_context ioc_;
     net::steady_timer timer_;
     tcp::endpoint endpoint_;
+    tcp::endpoint endpoint2_;  // --port2
     std::string hostHeader_;
     std::string pattern_;
     std::vector<std::shared_ptr<ConnBase>> conns_;
@@ -474,6 +497,9 @@ private:
     std::string tlsVersion_, tlsCipher_, tlsGroup_;
     std::string fanoutScratch_;
     int fanoutReady_ = 0;
+    net::steady_timer paceTimer_{ioc_};     // --rate
+    Clock::time_point paceStart_;
+    std::vector<Clock::time_point> pacedAt_;  // --rate: when broadcast seq was sent
 };
 
 template <class Stream>
@@ -513,7 +539,7 @@ void Conn<Stream>::start()
         if (!SSL_set_tlsext_host_name(socket_.native_handle(), b_.opt().sni.c_str()))
             return error("SSL_set_tlsext_host_name");
     }
-    lowest().async_connect(b_.endpoint(), [self = this->shared_from_this()](const boost::system::error_code& ec) { self->onConnect(ec); });
+    lowest().async_connect(b_.endpointFor(index_), [self = this->shared_from_this()](const boost::system::error_code& ec) { self->onConnect(ec); });
 }
 
 template <class Stream>
@@ -772,9 +798,9 @@ void Conn<Stream>::onFanoutMessage(std::uint8_t opcode, const char* data, std::s
     } else if (fanoutSender_) {
         b_.countBroadcast();
     } else {
-        b_.countDelivery(n);
+        b_.countDelivery(n, seq);
     }
-    if (fanoutSender_ && b_.sending()) sendFanout();
+    if (fanoutSender_ && b_.sending() && b_.opt().rate <= 0) sendFanout();
 }
 
 template <class Stream>
@@ -804,7 +830,7 @@ void Conn<Stream>::onAllToAllMessage(std::uint8_t opcode, const char* data, std:
     // Every message of every sender reaches every member once, in the order it was sent.
     if (*seq != nextFrom_[from]) b_.countError(index_, "alltoall: a sender's messages arrived out of order or incomplete", {});
     nextFrom_[from] = *seq + 1;
-    b_.countDelivery(n);
+    b_.countDelivery(n, *seq);
     if (from != static_cast<std::size_t>(index_)) return;
     if (recvSeq_ >= sendSeq_) return error("alltoall: unsolicited echo");
     ++recvSeq_;
@@ -889,6 +915,22 @@ void Bench::fanoutReady(bool sender)
     }
 }
 
+void Bench::pace()
+{
+    if (!sending()) return;
+    const auto now = Clock::now();
+    const auto due = static_cast<std::size_t>(std::chrono::duration<double>(now - paceStart_).count() * o_.rate) + 1;
+    if (due > pacedAt_.size()) {
+        const auto n = due - pacedAt_.size();
+        pacedAt_.insert(pacedAt_.end(), n, now);
+        conns_[o_.conns]->prime(static_cast<int>(n));
+    }
+    paceTimer_.expires_after(std::chrono::milliseconds(1));
+    paceTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) pace();
+    });
+}
+
 void Bench::handshakeIterationDone(int index)
 {
     if (!sending()) return;
@@ -913,7 +955,12 @@ void Bench::startPhase(Phase p)
     if (p == Phase::Warmup) {
         if (o_.mode == "echo" || o_.mode == "latency" || o_.mode == "alltoall")
             for (auto& c : conns_) c->prime(o_.inflight);
-        if (o_.mode == "fanout") conns_[o_.conns]->prime(o_.inflight);
+        if (o_.mode == "fanout" && o_.rate > 0) {
+            paceStart_ = Clock::now();
+            pace();
+        } else if (o_.mode == "fanout") {
+            conns_[o_.conns]->prime(o_.inflight);
+        }
         if (o_.warmup <= 0) return startPhase(Phase::Measure);
         timer_.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.warmup)));
         timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -940,6 +987,7 @@ void Bench::finish()
     clientCpu1_ = selfCpuSeconds();
     phase_ = Phase::Done;
     timer_.cancel();
+    paceTimer_.cancel();
     for (auto& c : conns_)
         if (c) c->stop();
     ioc_.stop();
@@ -952,6 +1000,8 @@ int Bench::run()
         return 2;
     }
     endpoint_.port(static_cast<unsigned short>(o_.port));
+    endpoint2_ = endpoint_;
+    endpoint2_.port(static_cast<unsigned short>(o_.port2));
     if (o_.tls) {
         tls_.emplace(ssl::context::tls_client);
         tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -1030,7 +1080,9 @@ int Bench::run()
         line += buf;
     }
     if (o_.mode == "fanout" || o_.mode == "alltoall") {
-        std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
+        // With --rate the sender keeps no count outstanding: the rate= field says what it did.
+        if (o_.rate > 0) std::snprintf(buf, sizeof buf, " size=%zu", o_.size);
+        else std::snprintf(buf, sizeof buf, " inflight=%d size=%zu", o_.inflight, o_.size);
         line += buf;
     }
     if (o_.mode == "idle") {
@@ -1049,7 +1101,11 @@ int Bench::run()
                       secs > 0 ? double(stats_.msgs) / secs : 0.0, secs > 0 ? double(stats_.bytes) / secs / 1e6 : 0.0);
         line += buf;
     }
-    if (o_.mode == "latency") {
+    if (o_.mode == "fanout" && o_.rate > 0) {
+        std::snprintf(buf, sizeof buf, " rate=%.0f", o_.rate);
+        line += buf;
+    }
+    if (o_.mode == "latency" || (o_.mode == "fanout" && o_.rate > 0)) {
         auto pct = [&](double q) {
             if (latencies_.empty()) return 0.0;
             auto v = latencies_;

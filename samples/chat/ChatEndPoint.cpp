@@ -17,11 +17,18 @@ std::string roomTopic(std::string_view room)
     return valid ? "room:" + std::string(room) : std::string();
 }
 
-void ChatEndPoint::publish(std::string_view text)
+void ChatEndPoint::publish(std::string_view text, std::string quoted)
 {
     // Framed once for the whole room. A member that stopped reading is closed with 1008
     // once its send queue is full (the topics' default policy), after what it had queued.
-    server_.publish(topic_, wharf::Message::text(text));
+    // With --redis the handler runs once Redis accepted the text or gave up on it, on some
+    // server thread: it uses only the Session, which any thread may use.
+    auto done = [sender = session_, quoted = std::move(quoted)](std::error_code error) {
+        if (!error) return;
+        const auto why = error == wharf::Errc::BrokerUnavailable ? std::string("broker unavailable") : error.message();
+        sender.sendText(fmt::format("! not delivered ({}): {}", why, quoted));
+    };
+    server_.publish(topic_, wharf::Message::text(text), std::move(done));
 }
 
 namespace {
@@ -52,6 +59,7 @@ std::string_view refuseName(std::string_view name)
 void ChatEndPoint::onConnect(wharf::Session session)
 {
     session_ = std::move(session);
+    session_.sendText(fmt::format("* connected to node {}", node_));
     session_.subscribe(topic_);
     wharf::log::info("chat: {} connected to {} ({} there)", session_.remoteAddress(), topic_,
                      server_.subscriberCount(topic_));
@@ -60,7 +68,7 @@ void ChatEndPoint::onConnect(wharf::Session session)
 void ChatEndPoint::onText(std::string_view message)
 {
     if (!username_.empty()) {
-        publish(fmt::format("{}: {}", username_, message));
+        publish(fmt::format("{}: {}", username_, message), std::string(message));
         return;
     }
     const auto name = trim(message);
@@ -70,7 +78,7 @@ void ChatEndPoint::onText(std::string_view message)
     }
     username_ = name;
     wharf::log::info("chat: {} is {}", session_.remoteAddress(), username_);
-    publish(fmt::format("* {} joined", username_));
+    publish(fmt::format("* {} joined", username_), username_);
 }
 
 void ChatEndPoint::onBinary(std::span<const std::byte>)
@@ -98,7 +106,7 @@ void ChatEndPoint::leaveRoom()
     // Both onError and onClose may report the end of one connection: announced once. The
     // session has left the topic already (wharf does that when it closes).
     if (std::exchange(left_, true) || username_.empty()) return;
-    publish(fmt::format("* {} left", username_));
+    publish(fmt::format("* {} left", username_), {});  // nobody left to tell
 }
 
 }  // namespace chat

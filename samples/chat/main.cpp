@@ -4,6 +4,7 @@
 //              [--tls-cert fullchain.pem --tls-key privkey.pem [--tls-port 8443] [--no-plain]]
 //              [--allow-origin https://chat.example.com ...] [--metrics]
 //              [--max-connections 0] [--max-sessions 0] [--ping-interval 0]
+//              [--redis redis://127.0.0.1:6379 [--node NAME]]
 //
 // Serves the chat page at "/" and the chat's WebSocket at "/chat" (the lobby) and
 // "/chat/ROOM" (any other room; the page opens it for "/?room=ROOM"); with --metrics also
@@ -11,6 +12,9 @@
 // every later one goes to everybody in the room as "name: text".
 // Only the chat's own pages may open the WebSocket (Origins.hpp): localhost, 127.0.0.1,
 // [::1] and --host at the configured ports, plus every --allow-origin.
+// With --redis, every wharf-chat that names the same Redis shares the rooms: run several
+// behind a load balancer (docs/scaling.md). Each client is first told which node it is on;
+// a text that Redis did not take is reported to its sender alone, beginning with "! ".
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first; a second
 // one stops it at once. SIGHUP reloads --tls-cert and --tls-key (docs/operations.md).
 
@@ -32,6 +36,8 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #ifndef WHARF_CHAT_PUBLIC_DIR
 #define WHARF_CHAT_PUBLIC_DIR ""
@@ -61,6 +67,14 @@ std::string browserHost(const std::string& host)
         return "localhost";
     if (host.find(':') != std::string::npos) return fmt::format("[{}]", host);
     return host;
+}
+
+// The node's name by default: this machine's name and the port clients reach it on.
+std::string defaultNodeName(const wharf::Server& server)
+{
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "localhost");
+    return fmt::format("{}:{}", name, server.port());
 }
 
 }  // namespace
@@ -105,6 +119,13 @@ int main(int argc, char** argv)
     app.add_flag("--metrics", metrics, "serve Prometheus metrics at /metrics and a health check at /health");
     samples::LimitOptions limitOptions;
     limitOptions.addTo(app);
+    std::string redisUrl;
+    std::string node;
+    app.add_option(
+        "--redis", redisUrl,
+        "join a cluster: share the rooms with every wharf-chat that names the same Redis, "
+        "redis://[:password@]host[:port][/db], or rediss:// over TLS (docs/scaling.md)");
+    app.add_option("--node", node, "this node's name, shown to its clients (default: HOSTNAME:PORT)");
     CLI11_PARSE(app, argc, argv);
 
     if (publicDir.empty()) publicDir = defaultPublicDir();
@@ -139,23 +160,30 @@ int main(int argc, char** argv)
         server.setStopAtShutdown(true);
         limitOptions.applyTo(server);
         server.setReloadCertificatesOnSighup(true);
+        if (!redisUrl.empty()) {
+            wharf::RedisBrokerConfig broker;
+            broker.url = redisUrl;
+            server.setRedisBroker(broker);
+        }
 
         auto context = std::make_shared<wharf::ServletContextHandler>("/");
         context->addStaticFiles("/", publicDir);
         // Rooms: /chat is the lobby, /chat/NAME the room NAME; each room is a topic.
-        context->addWebSocket("/chat/*", [&server, &origins, &limitOptions, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
+        context->addWebSocket("/chat/*", [&server, &origins, &limitOptions, &node, idleTimeoutSeconds](wharf::WebSocketServletFactory& factory) {
             factory.setIdleTimeout(std::chrono::seconds(idleTimeoutSeconds));
             factory.setAllowedOrigins(origins);  // any other Origin gets 403 (a bad --allow-origin throws)
             factory.setAllowMissingOrigin(true);  // clients that are not browsers
             limitOptions.applyTo(factory);
-            auto enter = [&server](const wharf::UpgradeRequest& request,
-                                   wharf::UpgradeResponse& response) -> std::shared_ptr<wharf::WebSocketListener> {
+            auto enter = [&server, &node](const wharf::UpgradeRequest& request,
+                                          wharf::UpgradeResponse& response) -> std::shared_ptr<wharf::WebSocketListener> {
                 auto topic = chat::roomTopic(request.pathParameter("room").value_or(""));
                 if (topic.empty()) {
                     response.reject(404, "no such room: names are 1 to 32 letters, digits, '-' or '_'");
                     return nullptr;
                 }
-                return std::make_shared<chat::ChatEndPoint>(server, std::move(topic));
+                // The port is known once the server runs (--port 0), as it does by now.
+                return std::make_shared<chat::ChatEndPoint>(server, std::move(topic),
+                                                            node.empty() ? defaultNodeName(server) : node);
             };
             factory.addMapping("/chat", enter);
             factory.addMapping("/chat/{room}", enter);
@@ -175,6 +203,9 @@ int main(int argc, char** argv)
     if (!tlsCert.empty())
         fmt::print("wharf-chat: open https://{}:{}/ in your browser\n", browserHost(host), server.port(noPlain ? 0 : 1));
     fmt::print("wharf-chat: the chat's WebSocket takes pages from {}\n", fmt::join(origins, ", "));
+    if (!redisUrl.empty())
+        fmt::print("wharf-chat: node {} of the cluster at {}\n", node.empty() ? defaultNodeName(server) : node,
+                   redisUrl);
     fmt::print("wharf-chat: serving {} ; press Ctrl-C to stop\n", publicDir.string());
     std::fflush(stdout);
 

@@ -4,8 +4,8 @@
 //
 // Starts wharf-chat on a free port (chosen here: the chat lets pages open its WebSocket
 // only from the origins of its configured port, so --port 0 would refuse the page),
-// opens the page twice (alice and bob), chats, checks that messages arrive as text (not
-// markup), that leaving is announced, that rooms are apart (carol opens ?room=games, dave
+// opens the page twice (alice and bob), checks that it shows its node, chats, checks
+// that messages arrive as text (not markup), that leaving is announced, that rooms are apart (carol opens ?room=games, dave
 // gets there with the page's room form; the lobby hears nothing of it), and that SIGTERM
 // stops the server gracefully (clients see 1001, the process exits 0).
 // Exit status: 0 passed, 1 failed, 77 skipped (no Chromium or no node_modules).
@@ -156,6 +156,9 @@ async function openChat(url, name) {
         throw new Error(`GET ${url} answered ${response ? response.status() : 'nothing'}`);
     }
     await page.waitForSelector('#m:not([disabled])', { timeout: stepTimeoutMs });
+    // The server's first line names the node; the page shows it in its header.
+    await page.waitForFunction(() => document.getElementById('node').textContent.startsWith('node: '), null,
+                               { timeout: stepTimeoutMs });
     const placeholder = await page.getAttribute('#m', 'placeholder');
     if (placeholder !== 'your name') {
         throw new Error(`the input asks for '${placeholder}' before the first send, not 'your name'`);

@@ -25,6 +25,10 @@ ChildProcess::ChildProcess(const std::string& executable, const std::vector<std:
     posix_spawn_file_actions_adddup2(&actions, pipeFds[1], STDERR_FILENO);
     posix_spawn_file_actions_addclose(&actions, pipeFds[0]);
     posix_spawn_file_actions_addclose(&actions, pipeFds[1]);
+    // Nothing else of this process goes with it: asio opens its sockets without
+    // SOCK_CLOEXEC, and a child holding a server's sockets keeps them open after the
+    // server closed them (no FIN reaches the peer) and even listening.
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
 
     std::vector<std::string> argStrings{executable};
     argStrings.insert(argStrings.end(), args.begin(), args.end());

@@ -1,6 +1,8 @@
 // The wharf-chat page: one WebSocket to the room's /chat/ROOM (the lobby: /chat) on the
 // host that served this page; "/?room=ROOM" opens ROOM. The first line sent is the user's
-// name; every later one is a chat message to the room.
+// name; every later one is a chat message to the room. The server's first line names the
+// node (of a cluster behind a load balancer) the page is connected to; a line that begins
+// with "! " says which of our texts reached nobody.
 'use strict';
 
 (function () {
@@ -10,6 +12,7 @@
     const button = document.getElementById('send');
     const status = document.getElementById('status');
     const roomLabel = document.getElementById('room');
+    const nodeLabel = document.getElementById('node');
     const rooms = document.getElementById('rooms');
     const roomName = document.getElementById('roomName');
     const room = new URLSearchParams(location.search).get('room') || '';
@@ -24,6 +27,7 @@
         li.textContent = text;
         if (kind) li.className = kind;
         else if (text.startsWith('* ')) li.className = 'notice';
+        else if (text.startsWith('! ')) li.className = 'failed';
         messages.appendChild(li);
         li.scrollIntoView({ block: 'end' });
     }
@@ -46,10 +50,14 @@
     socket.addEventListener('message', (event) => {
         const text = String(event.data);
         append(text);
-        // The server announces an accepted name to everybody as "* NAME joined", and
-        // answers a refused one to us alone with "* name not accepted: WHY".
+        const nodePrefix = '* connected to node ';
+        if (text.startsWith(nodePrefix)) nodeLabel.textContent = `node: ${text.slice(nodePrefix.length)}`;
+        // The server announces an accepted name to everybody as "* NAME joined" (or tells
+        // us alone that the announcement reached nobody: "! not delivered (WHY): NAME"),
+        // and answers a refused one to us alone with "* name not accepted: WHY".
         if (!named && pendingName !== null) {
-            if (text === `* ${pendingName} joined`) {
+            if (text === `* ${pendingName} joined` ||
+                (text.startsWith('! not delivered (') && text.endsWith(`): ${pendingName}`))) {
                 named = true;
                 input.placeholder = 'message';
                 input.setAttribute('aria-label', 'message');
