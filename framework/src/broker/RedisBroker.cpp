@@ -521,7 +521,14 @@ void RedisBroker::onSynced(const std::string& topic, TopicState& state, RedisRep
         if (!state.buffered.empty() && state.buffered.front().epoch == epoch && state.buffered.front().offset <= top)
             state.last = state.buffered.front().offset - 1;
     } else {
-        if (epoch != state.epoch) {
+        if (epoch == state.epoch && !epoch.empty() && top < state.last) {
+            // Redis went back in time within the epoch (it lost writes it had acknowledged:
+            // appendfsync everysec or none, then a crash). The offsets after `top` will be
+            // given to new messages, which must not be taken for duplicates; what it lost
+            // is gone, as with a new epoch.
+            gap(topic, state, TopicGap{0, 0, true});
+            state.last = top;
+        } else if (epoch != state.epoch) {
             if (!state.epoch.empty()) {
                 // Redis lost the topic (a restart without persistence, a flush, eviction):
                 // what was published since our last offset is gone with it.
