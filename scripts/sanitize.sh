@@ -25,7 +25,8 @@ suites=${WHARF_SANITIZE_SUITES:-unit integration conformance}
 runs=${WHARF_SANITIZE_RUNS:-1}
 
 # halt_on_error: the first report ends the run with a non-zero status.
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+# The suppressions file names, for each entry, the uninstrumented library it is about.
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # Per-connection info lines add nothing here and slow instrumented runs down.

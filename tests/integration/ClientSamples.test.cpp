@@ -187,9 +187,11 @@ TEST_SUITE("samples")
             context.addWebSocket("/chat", [&](WebSocketServletFactory& f) {
                 f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) {
                     auto member = std::make_shared<RecordingListener>();
-                    member->onTextHook = [&, member](Session& s, std::string_view text) {
-                        if (member->snapshot().texts.size() == 1) s.sendText(fmt::format("* {} joined", text));
-                        else s.sendText(fmt::format("{}: {}", member->snapshot().texts[0], text));
+                    // A raw pointer: the hook lives in the listener, and a shared_ptr to it
+                    // would keep the listener alive forever (LeakSanitizer's report).
+                    member->onTextHook = [&, self = member.get()](Session& s, std::string_view text) {
+                        if (self->snapshot().texts.size() == 1) s.sendText(fmt::format("* {} joined", text));
+                        else s.sendText(fmt::format("{}: {}", self->snapshot().texts[0], text));
                     };
                     std::lock_guard lock(mutex);
                     members.insert(member);
@@ -219,8 +221,8 @@ TEST_SUITE("samples")
             context.addWebSocket("/chat", [&](WebSocketServletFactory& f) {
                 f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) {
                     auto member = std::make_shared<RecordingListener>();
-                    member->onTextHook = [&, member](Session& session, std::string_view text) {
-                        if (member->snapshot().texts.size() != 1) return;
+                    member->onTextHook = [&, self = member.get()](Session& session, std::string_view text) {
+                        if (self->snapshot().texts.size() != 1) return;
                         const int n = ++joined;
                         session.sendText(fmt::format("* {} joined ({})", text, n));
                         if (n == 1) session.close(CloseStatus::GoingAway, "restarting");

@@ -105,6 +105,26 @@ TEST_SUITE("tls")
         fresh.close();
     }
 
+    TEST_CASE("the reload's log line comes once new handshakes get the new certificate")
+    {
+        // An operator, or a test after SIGHUP (SampleSignals.test.cpp), connects as soon as
+        // the line shows. The sink connects while the line is being logged: a handshake
+        // logs nothing at Info, so the server never waits for the sink's lock meanwhile.
+        ReloadServer server("reload-logged");
+        server.renew("after");
+        std::string servedAtTheLine;
+        const auto previous = log::level();
+        log::setLevel(log::Level::Info);
+        log::setSink([&](log::Level, std::string_view text) {
+            if (text.find("certificate(s) reloaded") != std::string_view::npos) servedAtTheLine = server.served();
+        });
+        const auto error = reloadError(server.server());
+        log::setSink({});
+        log::setLevel(previous);
+        CHECK(error == "");
+        CHECK(servedAtTheLine == "after");
+    }
+
     TEST_CASE("a reload that cannot use the files keeps the old certificate and says why")
     {
         LogCapture log(log::Level::Info);

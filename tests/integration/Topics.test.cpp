@@ -34,9 +34,13 @@ public:
     void onConnect(Session session) override
     {
         session_ = session;
+        {
+            // Listed before it subscribes: the tests wait for the subscriber count, then read
+            // `sessions` without the lock (ThreadSanitizer saw the read beside a push_back).
+            std::lock_guard lock(mutex_);
+            sessions_.push_back(session);
+        }
         session.subscribe("news");
-        std::lock_guard lock(mutex_);
-        sessions_.push_back(session);
     }
     void onText(std::string_view m) override
     {

@@ -495,9 +495,10 @@ void Server::reloadCertificates()
         }
     }
     for (std::size_t i = 0; i < connectors.size(); ++i) {
-        log::info("tls {}: {} certificate(s) reloaded; new handshakes use them", connectors[i].second,
-                  detail::certificateCount(*loaded[i]));
+        const auto count = detail::certificateCount(*loaded[i]);
         detail::useCertificates(*connectors[i].first, std::move(loaded[i]));
+        // Only now: whoever reads this line (an operator after SIGHUP) may connect at once.
+        log::info("tls {}: {} certificate(s) reloaded; new handshakes use them", connectors[i].second, count);
     }
 }
 
