@@ -183,6 +183,10 @@ void RedisBroker::stop()
         stopped.set_value();
     });
     stopped.get_future().wait();
+    // The strand belongs to the io_context, which the server destroys after this: a strand
+    // kept until the broker goes (with the Server) would outlive its service.
+    std::lock_guard lock(attachMutex_);
+    strand_.reset();
 }
 
 bool RedisBroker::settled() const noexcept
