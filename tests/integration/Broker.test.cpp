@@ -451,6 +451,7 @@ TEST_CASE("broker: a Redis that lost acknowledged writes (offsets going back in 
     // As a crash with appendfsync everysec could leave it: the last three offsets undone
     // (here with the whole history; a real rollback keeps the stream's first entries).
     redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    Node::waitUntil([&] { return !b.srv().brokerState().connected; });
     redis.command({"HSET", "wharf:m:news", "s", "2"});
     redis.command({"DEL", "wharf:h:news"});
     b.waitUntilReady();
