@@ -1,12 +1,10 @@
 #include "support/RedisServer.hpp"
 
 #include "support/ChildProcess.hpp"
+#include "support/LoopbackPort.hpp"
 #include "support/TlsTestCerts.hpp"
 
 #include <hiredis/hiredis.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -21,13 +19,6 @@
 namespace wharf::test {
 
 namespace {
-
-std::uint16_t freePort()
-{
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
-}
 
 std::string text(const redisReply& r)
 {
@@ -58,8 +49,8 @@ RedisServer::RedisServer(Persistence persistence, bool tls) : persistence_(persi
     char pattern[] = "/tmp/wharf-redis-XXXXXX";
     if (!mkdtemp(pattern)) throw std::runtime_error("RedisServer: mkdtemp failed");
     dir_ = pattern;
-    port_ = freePort();
-    if (tls) tlsPort_ = freePort();
+    port_ = freeLoopbackPort();
+    if (tls) tlsPort_ = freeLoopbackPort();
     launch();
 }
 

@@ -107,7 +107,10 @@ std::uint64_t toUnsigned(std::string_view text)
 
 RedisBroker::RedisBroker(RedisBrokerConfig config, TopicRegistry& topics)
     : config_(std::move(config)), address_(addressOf(config_)), prefix_(config_.prefix),
-      nodeId_(randomHex()), topics_(topics)
+      nodeId_(randomHex()), topics_(topics), channelPrefix_(prefix_ + ":c:"),
+      historySizeArg_(std::to_string(config_.historySize)),
+      historyTtlArg_(std::to_string(std::max<std::int64_t>(1, config_.historyTtl.count()))),
+      metaTtlArg_(std::to_string(std::max(metaTtl, config_.historyTtl).count()))
 {
     if (config_.historySize == 0) throw std::invalid_argument("RedisBrokerConfig::historySize must be at least 1");
     if (config_.publishTimeout <= std::chrono::milliseconds(0))
@@ -259,13 +262,10 @@ void RedisBroker::send(Pending p)
     const std::string meta = prefix_ + ":m:" + p.topic;
     const std::string stream = prefix_ + ":h:" + p.topic;
     const std::string channel = channelOf(p.topic);
-    const std::string size = std::to_string(config_.historySize);
-    const std::string ttl = std::to_string(std::max<std::int64_t>(1, config_.historyTtl.count()));
-    const std::string keep = std::to_string(std::max(metaTtl, config_.historyTtl).count());
     const std::string epoch = randomHex();
     const std::string origin = fmt::format("{}:{}/{}", p.text ? 't' : 'b', nodeId_, p.except);
     inFlight_.push_back(std::move(p));
-    commands_->send({"EVALSHA", publishSha(), "2", meta, stream, channel, inFlight_.back().payload, size, ttl, keep,
+    commands_->send({"EVALSHA", publishSha(), "2", meta, stream, channel, inFlight_.back().payload, historySizeArg_, historyTtlArg_, metaTtlArg_,
                      epoch, origin},
         [self = shared_from_this()](std::error_code ec, RedisReply* reply) {
             if (self->inFlight_.empty()) return;
@@ -438,9 +438,8 @@ void RedisBroker::onPush(RedisReply& reply)
     if (reply.type != RedisReply::Type::Array || reply.elements.size() < 3) return;  // PONG and the like
     const std::string& kind = reply.elements[0].str;
     const std::string& channel = reply.elements[1].str;
-    const std::string channelPrefix = prefix_ + ":c:";
-    if (channel.compare(0, channelPrefix.size(), channelPrefix) != 0) return;
-    const std::string topic = channel.substr(channelPrefix.size());
+    if (channel.compare(0, channelPrefix_.size(), channelPrefix_) != 0) return;
+    const std::string topic = channel.substr(channelPrefix_.size());
     auto it = states_.find(topic);
     if (it == states_.end()) return;  // unsubscribed meanwhile
     auto& state = it->second;
@@ -497,7 +496,7 @@ void RedisBroker::sync(const std::string& topic, TopicState& state)
     state.syncSent = true;
     const std::string from = state.known ? std::to_string(state.last + 1) : std::string();
     commands_->send({"EVALSHA", historySha(), "2", prefix_ + ":m:" + topic, prefix_ + ":h:" + topic, from,
-                     std::to_string(config_.historySize)},
+                     historySizeArg_},
         [self = shared_from_this(), topic, generation = state.generation](std::error_code ec, RedisReply* reply) {
             auto it = self->states_.find(topic);
             if (it == self->states_.end() || it->second.generation != generation) return;  // stale

@@ -100,13 +100,16 @@ private:
     void expire();
     void armExpiry();
     void fail(Pending& p, Errc why);
-    std::string channelOf(std::string_view topic) const { return prefix_ + ":c:" + std::string(topic); }
+    std::string channelOf(std::string_view topic) const { return channelPrefix_ + std::string(topic); }
 
     const RedisBrokerConfig config_;
     const RedisAddress address_;
     const std::string prefix_;
     const std::string nodeId_;  // tells this node's publishes (and its sessions) apart
     TopicRegistry& topics_;
+    // The publish script's arguments that never change, formatted once.
+    const std::string channelPrefix_;
+    const std::string historySizeArg_, historyTtlArg_, metaTtlArg_;
 
     // Attachment to a running server: publish() posts to the strand while attached.
     mutable std::mutex attachMutex_;
