@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -109,6 +110,21 @@ struct TopicGap {
     bool newEpoch = false;   ///< Redis lost the topic's data: offsets restart in a new epoch
 };
 
+/// Where a subscriber stands in a topic (Redis broker only): the offset of the last
+/// message it has, within the topic's epoch. A client that counts the topic's messages
+/// from the position WebSocketListener::onSubscribed gave it knows its position, and after
+/// a reconnect Session::subscribe(topic, since) gets it what it missed. As text
+/// (toString/parse): "epoch:offset".
+struct TopicPosition {
+    std::string epoch;
+    std::uint64_t offset = 0;
+
+    std::string toString() const;
+    /// "epoch:offset" with an epoch of letters and digits; nullopt otherwise.
+    static std::optional<TopicPosition> parse(std::string_view text);
+    friend bool operator==(const TopicPosition&, const TopicPosition&) = default;
+};
+
 class Session;
 /// Told that `message`, published on `topic`, was skipped for `subscriber` under
 /// SlowSubscriberPolicy::Drop. Runs on the publisher's thread after the publish.
@@ -186,7 +202,17 @@ public:
     // Client sessions have no topics (subscribe returns false).
 
     /// Subscribes; false when already subscribed, closed, `topic` is empty, or a client session.
+    /// With the Redis broker the listener's onSubscribed then tells where the session
+    /// starts in the topic (before any of the topic's messages reach it).
     bool subscribe(std::string_view topic) const;
+    /// Subscribes from a position the session's client had (it counted from an earlier
+    /// onSubscribed): the messages after `since` that are still in the topic's history are
+    /// queued first, in order, then the live ones, with nothing twice and nothing between
+    /// skipped. onSubscribed comes first and gives the position they follow: `since`, or
+    /// later when part of what was missed is gone, which onTopicGap reports (before
+    /// onSubscribed; newEpoch when `since` names an epoch Redis no longer has). Without a
+    /// broker topics keep no history: this subscribes and reports onTopicGap{0, 0, true}.
+    bool subscribe(std::string_view topic, const TopicPosition& since) const;
     /// Unsubscribes; false when it was not subscribed. Messages published before the call
     /// and already queued still arrive; later ones do not.
     bool unsubscribe(std::string_view topic) const;

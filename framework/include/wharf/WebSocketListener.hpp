@@ -39,6 +39,17 @@ public:
     /// this node (Redis broker only: beyond its history window, or Redis lost its data).
     /// The messages after the gap follow as usual; nothing is skipped without this call.
     virtual void onTopicGap(std::string_view topic, const TopicGap& gap) { (void)topic; (void)gap; }
+    /// The session's subscription to `topic` is in place (Redis broker only; each
+    /// Session::subscribe gets one call): `position` is the last of the topic's messages
+    /// before the first one this session receives, and every message after it follows in
+    /// order, except what onTopicGap reports, what this session published itself through
+    /// Session::publish, and what SlowSubscriberPolicy::Drop skipped. Runs before any of
+    /// those messages is queued, so what this call sends reaches the client before them.
+    virtual void onSubscribed(std::string_view topic, const TopicPosition& position)
+    {
+        (void)topic;
+        (void)position;
+    }
 };
 
 /// Also implement this to receive messages fragment by fragment instead of whole

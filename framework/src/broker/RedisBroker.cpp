@@ -42,10 +42,18 @@ return offset
 )lua";
 
 // KEYS: meta hash, history stream. ARGV: the first offset wanted ("" for the position
-// only), the most messages to return. Returns {epoch or "", last offset, messages...}.
+// only), the most messages to return, an epoch for a topic Redis does not know (any more),
+// meta TTL (s). Returns {epoch, last offset, messages...}. The epoch is made here, not at
+// the first publish, so that a subscriber's position always names one (onSubscribed).
 constexpr std::string_view historyScript = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'e') or ''
-local top = redis.call('HGET', KEYS[1], 's') or '0'
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+local top = redis.call('HGET', KEYS[1], 's')
 local out = {epoch, top}
 if ARGV[1] == '' then return out end
 local entries = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
@@ -319,8 +327,10 @@ void RedisBroker::onCommandsUp()
     auto waiting = std::move(unsent_);
     unsent_.clear();
     for (auto& p : waiting) send(std::move(p));
-    for (auto& [name, state] : states_)
+    for (auto& [name, state] : states_) {
         if (state.phase == Phase::Syncing && !state.syncSent) sync(name, state);
+        placeWaiting(name, state);
+    }
 }
 
 void RedisBroker::armExpiry()
@@ -496,7 +506,7 @@ void RedisBroker::sync(const std::string& topic, TopicState& state)
     state.syncSent = true;
     const std::string from = state.known ? std::to_string(state.last + 1) : std::string();
     commands_->send({"EVALSHA", historySha(), "2", prefix_ + ":m:" + topic, prefix_ + ":h:" + topic, from,
-                     historySizeArg_},
+                     historySizeArg_, randomHex(), metaTtlArg_},
         [self = shared_from_this(), topic, generation = state.generation](std::error_code ec, RedisReply* reply) {
             auto it = self->states_.find(topic);
             if (it == self->states_.end() || it->second.generation != generation) return;  // stale
@@ -573,6 +583,15 @@ void RedisBroker::goLive(const std::string& topic, TopicState& state)
         }
     }
     for (auto& p : held) send(std::move(p));
+    placeWaiting(topic, state);
+}
+
+void RedisBroker::placeWaiting(const std::string& topic, TopicState& state)
+{
+    if (state.phase != Phase::Live || !commands_->isUp()) return;
+    auto waiting = std::move(state.placing);
+    state.placing.clear();
+    for (auto& p : waiting) placeNow(topic, std::move(p));  // (`state` stays: nothing here erases it)
 }
 
 void RedisBroker::receive(const std::string& topic, TopicState& state, Incoming message)
@@ -602,7 +621,87 @@ void RedisBroker::deliver(const std::string& topic, TopicState& state, const Inc
                                                      std::string_view(message.origin).substr(0, slash) == nodeId_)
         except = toUnsigned(std::string_view(message.origin).substr(slash + 1));
     const Message m = message.text ? Message::text(message.payload) : Message::binary(message.payload);
-    topics_.publish(topic, m, except);
+    topics_.publish(topic, m, except, message.offset);
+}
+
+// ---------------------------------------------------------------------------------------
+// Placing a new subscriber: where it starts, and what it missed since its `since`
+
+void RedisBroker::place(std::string_view topic, std::weak_ptr<WsConnection> connection, std::uint64_t ticket,
+                        std::optional<TopicPosition> since)
+{
+    std::lock_guard lock(attachMutex_);
+    if (!attached_) return;
+    net::post(*strand_, [self = shared_from_this(), topic = std::string(topic),
+                         p = Placement{std::move(connection), ticket, std::move(since)}]() mutable {
+        if (self->commands_) self->placeNow(topic, std::move(p));
+    });
+}
+
+void RedisBroker::placeNow(const std::string& topic, Placement p)
+{
+    auto it = states_.find(topic);
+    if (it == states_.end()) return;  // its last subscriber left: so did this one
+    auto& state = it->second;
+    // Only a live topic's position is the one its subscribers have: until then (the first
+    // sync, a resync after a reconnect) the placement waits, and so do its messages.
+    if (state.phase != Phase::Live || !commands_->isUp()) {
+        state.placing.push_back(std::move(p));
+        return;
+    }
+    const TopicPosition now{state.epoch, state.last};
+    if (!p.since) return placed(topic, p, now, std::nullopt, {});
+    if (p.since->epoch != state.epoch || p.since->offset > state.last) {
+        // An epoch Redis no longer has, or offsets it took back: what came after is gone.
+        return placed(topic, p, now, TopicGap{0, 0, true}, {});
+    }
+    if (p.since->offset == state.last) return placed(topic, p, *p.since, std::nullopt, {});
+    // What it missed is in the history, as far as the window reaches; what is published
+    // while that is read is held for it (TopicRegistry::release).
+    commands_->send({"EVALSHA", historySha(), "2", prefix_ + ":m:" + topic, prefix_ + ":h:" + topic,
+                     std::to_string(p.since->offset + 1), historySizeArg_, randomHex(), metaTtlArg_},
+        [self = shared_from_this(), topic, p, generation = state.generation](std::error_code ec,
+                                                                             RedisReply* reply) mutable {
+            auto it = self->states_.find(topic);
+            if (it == self->states_.end()) return;
+            auto& state = it->second;
+            if (ec || !reply || reply->type != RedisReply::Type::Array || reply->elements.size() < 2 ||
+                state.generation != generation || reply->elements[0].str != state.epoch) {
+                // The connection dropped, or the topic resynced meanwhile: from the start.
+                return self->placeNow(topic, std::move(p));
+            }
+            self->onPlacementHistory(topic, state, std::move(p), *reply);
+        });
+}
+
+void RedisBroker::onPlacementHistory(const std::string& topic, TopicState& state, Placement p, RedisReply& reply)
+{
+    // Messages after `since` up to what this node delivered so far (state.last): every
+    // later one reaches the subscriber through the registry, held until it is released.
+    std::vector<OffsetMessage> history;
+    const std::uint64_t from = p.since->offset + 1;
+    for (std::size_t i = 2; i < reply.elements.size(); ++i) {
+        auto m = parse(reply.elements[i].str);
+        if (!m || m->epoch != state.epoch || m->offset < from || m->offset > state.last) continue;
+        if (!history.empty() && m->offset <= history.back().offset) continue;
+        history.push_back({m->offset, m->text ? Message::text(m->payload) : Message::binary(m->payload)});
+    }
+    const std::uint64_t first = history.empty() ? state.last + 1 : history.front().offset;
+    std::optional<TopicGap> gap;
+    TopicPosition position{state.epoch, p.since->offset};
+    if (first > from) {  // trimmed or expired: gone
+        gap = TopicGap{from, first - 1, false};
+        position.offset = first - 1;
+        gaps_.fetch_add(1);
+    }
+    recovered_.fetch_add(history.size());
+    placed(topic, p, std::move(position), gap, std::move(history));
+}
+
+void RedisBroker::placed(const std::string& topic, const Placement& p, TopicPosition position,
+                         std::optional<TopicGap> gap, std::vector<OffsetMessage> history)
+{
+    if (auto c = p.connection.lock()) c->placed(topic, p.ticket, std::move(position), gap, std::move(history));
 }
 
 void RedisBroker::settle(TopicState& state)

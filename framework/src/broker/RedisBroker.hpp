@@ -44,6 +44,8 @@ public:
     // TopicBroker
     void publish(std::string_view topic, const Message& message, std::uint64_t except, PublishHandler done) override;
     void topicActive(std::string_view topic, bool active) override;
+    void place(std::string_view topic, std::weak_ptr<WsConnection> connection, std::uint64_t ticket,
+               std::optional<TopicPosition> since) override;
 
     BrokerState state() const;
     /// No publish of this node waits for Redis, and every one Redis accepted has come back
@@ -67,6 +69,11 @@ private:
         PublishHandler done;
         std::chrono::steady_clock::time_point deadline;
     };
+    struct Placement {  // a new subscriber to place (TopicBroker::place)
+        std::weak_ptr<WsConnection> connection;
+        std::uint64_t ticket = 0;
+        std::optional<TopicPosition> since;
+    };
     enum class Phase : std::uint8_t { Subscribing, Syncing, Live };
     struct TopicState {
         Phase phase = Phase::Subscribing;
@@ -78,6 +85,7 @@ private:
         std::vector<Incoming> buffered;  // live messages while Syncing
         std::deque<Pending> held;  // publishes made before the first sync: sent after it
         std::deque<std::uint64_t> ownAcked;  // offsets of our publishes not delivered here yet
+        std::vector<Placement> placing;  // new subscribers waiting for the topic to be live
     };
 
     static std::optional<Incoming> parse(std::string_view message);
@@ -95,6 +103,11 @@ private:
     void gap(const std::string& topic, TopicState& state, const TopicGap& gap);
     void settle(TopicState& state);
     void goLive(const std::string& topic, TopicState& state);
+    void placeNow(const std::string& topic, Placement p);
+    void placeWaiting(const std::string& topic, TopicState& state);
+    void onPlacementHistory(const std::string& topic, TopicState& state, Placement p, RedisReply& reply);
+    void placed(const std::string& topic, const Placement& p, TopicPosition position, std::optional<TopicGap> gap,
+                std::vector<OffsetMessage> history);
     void enqueue(Pending p);
     void send(Pending p);
     void expire();

@@ -37,6 +37,7 @@ namespace wharf::detail {
 
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 struct Topic;
+struct OffsetMessage;
 class WsConnection;
 
 /// The connections of one strand that have something to flush: one hand-off to the strand
@@ -90,7 +91,8 @@ public:
     std::uint64_t id() const noexcept { return id_; }
 
     // Topics (Session API, any thread); see websocket/Topics.hpp.
-    bool subscribe(std::string_view topic);
+    /// `since`: a subscribe from that position (Session::subscribe with one).
+    bool subscribe(std::string_view topic, const TopicPosition* since = nullptr);
     bool unsubscribe(std::string_view topic);
     bool isSubscribed(std::string_view topic);
     std::vector<std::string> topics();
@@ -98,6 +100,11 @@ public:
     std::size_t publish(std::string_view topic, const Message& message, PublishHandler done = {});
     /// Tells the listener (onTopicGap) on the strand.
     void topicGap(std::string topic, const TopicGap& gap);
+    /// The broker placed this subscriber of `topic` (TopicBroker::place): on the strand, the
+    /// listener hears of `gap` (if any) and onSubscribed(position), then `history` and what
+    /// was held meanwhile are queued (TopicRegistry::release). Any thread.
+    void placed(std::string topic, std::uint64_t ticket, TopicPosition position, std::optional<TopicGap> gap,
+                std::vector<OffsetMessage> history);
     /// A publish to this subscriber, with its topic's lock held: queued like a send (in
     /// call order with the others), without a callback. Errc{} when queued; SendQueueFull
     /// leaves the slow-subscriber policy to the caller.
@@ -292,6 +299,7 @@ private:
         std::vector<std::shared_ptr<Topic>> topics;
     };
     std::atomic<Subscriptions*> subscriptions_{nullptr};
+    std::atomic<std::uint64_t> nextTicket_{0};  // TopicRegistry::join's tickets
     Subscriptions* subscriptions();
 
     // Send queue: guarded by outMutex_ (sends come from any thread).

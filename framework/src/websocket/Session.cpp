@@ -2,6 +2,9 @@
 
 #include "detail/WsConnection.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 namespace wharf {
 
 namespace {
@@ -126,6 +129,32 @@ bool Session::subscribe(std::string_view topic) const
 {
     auto c = connection_.lock();
     return c && c->subscribe(topic);
+}
+
+bool Session::subscribe(std::string_view topic, const TopicPosition& since) const
+{
+    auto c = connection_.lock();
+    return c && c->subscribe(topic, &since);
+}
+
+std::string TopicPosition::toString() const
+{
+    return epoch + ':' + std::to_string(offset);
+}
+
+std::optional<TopicPosition> TopicPosition::parse(std::string_view text)
+{
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    TopicPosition p;
+    p.epoch = std::string(text.substr(0, colon));
+    const bool alnum = std::all_of(p.epoch.begin(), p.epoch.end(), [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    });
+    const auto digits = text.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p.offset);
+    if (!alnum || digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return p;
 }
 
 bool Session::unsubscribe(std::string_view topic) const

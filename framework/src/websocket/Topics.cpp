@@ -8,7 +8,7 @@
 
 namespace wharf::detail {
 
-std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& c, bool& created)
+std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& c, bool& created, std::uint64_t ticket)
 {
     Shard& shard = shardOf(name);
     std::lock_guard shardLock(shard.mutex);
@@ -26,6 +26,7 @@ std::shared_ptr<Topic> TopicRegistry::join(std::string_view name, WsConnection& 
         if (std::find(subs.begin(), subs.end(), &c) != subs.end()) return nullptr;
         subs.push_back(&c);
         first = subs.size() == 1;
+        if (ticket) topic->placing.push_back({&c, ticket, {}});
     }
     created = first;
     if (first && broker_) broker_->topicActive(name, true);
@@ -47,6 +48,7 @@ bool TopicRegistry::leave(const std::shared_ptr<Topic>& topic, WsConnection& c)
         *it = subs.back();
         subs.pop_back();
         last = subs.empty();
+        std::erase_if(topic->placing, [&](const Topic::Placing& p) { return p.connection == &c; });
     }
     if (!last) return false;
     // Under the shard's lock a topic with no subscribers is never joined: gone now, a
@@ -119,7 +121,7 @@ std::size_t TopicRegistry::route(std::string_view name, const Message& message, 
 }
 
 TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Message& message,
-                                                std::uint64_t except)
+                                                std::uint64_t except, std::uint64_t offset)
 {
     Published result;
     const auto& frame = MessageAccess::frame(message);
@@ -138,6 +140,15 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
         std::lock_guard lock(topic->mutex);
         for (WsConnection* c : topic->subscribers) {
             if (except && c->id() == except) continue;
+            if (!topic->placing.empty()) {  // (rare: only just after a subscribe with a broker)
+                const auto p = std::find_if(topic->placing.begin(), topic->placing.end(),
+                                            [&](const Topic::Placing& p) { return p.connection == c; });
+                if (p != topic->placing.end()) {
+                    p->held.push_back({offset, message});
+                    ++result.queued;
+                    continue;
+                }
+            }
             const Errc why = c->deliver(frame);
             if (why == Errc{}) {
                 ++result.queued;
@@ -148,26 +159,66 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
             // (Otherwise it is closing or closed: it leaves the topic on its own.)
         }
     }
-    for (auto& [c, policy] : slow) {
-        if (policy == SlowSubscriberPolicy::Close) {
-            ++result.closed;
-            log::debug("ws {}: slow subscriber of topic '{}': closing", c->id(), name);
-            c->close(CloseStatus::PolicyViolation, "slow subscriber", CloseMode::AfterQueued);
-            continue;
-        }
-        ++result.dropped;
-        if (const auto& listener = c->policy().publishDropListener) {
-            try {
-                listener(Session(c), name, message);
-            } catch (const std::exception& e) {
-                log::error("publish drop listener threw: {}", e.what());
-            } catch (...) {
-                log::error("publish drop listener threw");
-            }
+    for (auto& [c, policy] : slow) this->slow(name, c, policy, message, result);
+    return result;
+}
+
+void TopicRegistry::slow(std::string_view name, const std::shared_ptr<WsConnection>& c, SlowSubscriberPolicy policy,
+                         const Message& message, Published& result)
+{
+    if (policy == SlowSubscriberPolicy::Close) {
+        ++result.closed;
+        log::debug("ws {}: slow subscriber of topic '{}': closing", c->id(), name);
+        c->close(CloseStatus::PolicyViolation, "slow subscriber", CloseMode::AfterQueued);
+        return;
+    }
+    ++result.dropped;
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (const auto& listener = c->policy().publishDropListener) {
+        try {
+            listener(Session(c), name, message);
+        } catch (const std::exception& e) {
+            log::error("publish drop listener threw: {}", e.what());
+        } catch (...) {
+            log::error("publish drop listener threw");
         }
     }
-    if (result.dropped) dropped_.fetch_add(result.dropped, std::memory_order_relaxed);
-    return result;
+}
+
+bool TopicRegistry::release(const std::shared_ptr<Topic>& topic, WsConnection& c, std::uint64_t ticket,
+                            const std::vector<OffsetMessage>& history, std::uint64_t after)
+{
+    std::vector<Message> skipped;  // send queue full: the policy decides once unlocked
+    SlowSubscriberPolicy policy;
+    {
+        std::lock_guard lock(topic->mutex);
+        const auto p = std::find_if(topic->placing.begin(), topic->placing.end(), [&](const Topic::Placing& p) {
+            return p.connection == &c && p.ticket == ticket;
+        });
+        if (p == topic->placing.end()) return false;
+        policy = topic->policy.value_or(c.policy().slowSubscriberPolicy);
+        const auto queue = [&](const OffsetMessage& m) {
+            if (skipped.empty() || policy == SlowSubscriberPolicy::Drop) {
+                if (c.deliver(MessageAccess::frame(m.message)) == Errc::SendQueueFull) skipped.push_back(m.message);
+            }
+        };
+        for (const auto& m : history) {
+            queue(m);
+            after = std::max(after, m.offset);
+        }
+        for (const auto& m : p->held)
+            if (m.offset > after || m.offset == 0) queue(m);
+        topic->placing.erase(p);
+    }
+    if (!skipped.empty()) {
+        auto self = c.weak_from_this().lock();
+        Published ignored;
+        if (!self) return true;
+        if (policy == SlowSubscriberPolicy::Close) slow(topic->name, self, policy, skipped.front(), ignored);
+        else
+            for (const auto& m : skipped) slow(topic->name, self, policy, m, ignored);
+    }
+    return true;
 }
 
 }  // namespace wharf::detail

@@ -34,6 +34,12 @@ namespace wharf::detail {
 class WsConnection;
 struct PreparedFrame;
 
+/// A topic's message with its offset (Redis broker; 0 in-process).
+struct OffsetMessage {
+    std::uint64_t offset = 0;
+    Message message;
+};
+
 /// One topic while it has subscribers.
 struct Topic {
     explicit Topic(std::string n) : name(std::move(n)) {}
@@ -41,6 +47,16 @@ struct Topic {
     SmallMutex mutex;  // guards the rest; held for a whole publish
     std::vector<WsConnection*> subscribers;  // each leaves before it is destroyed
     std::optional<SlowSubscriberPolicy> policy;  // overrides the subscriber's mapping
+    /// Subscribers whose starting point the broker has not settled yet (it reads the
+    /// topic's position, and with a `since` its history): what is published meanwhile is
+    /// held here for them, in order, until TopicRegistry::release queues it after the
+    /// history. Empty but for the moments after a subscribe with the Redis broker.
+    struct Placing {
+        WsConnection* connection;
+        std::uint64_t ticket;  // one per subscribe of that connection
+        std::vector<OffsetMessage> held;
+    };
+    std::vector<Placing> placing;
 };
 
 /// What carries publishes between servers (broker/RedisBroker): a publish goes to it
@@ -55,15 +71,32 @@ public:
     /// A topic gained its first local subscriber (true) or lost its last (false); called
     /// in that order per topic, under the registry's shard lock: must only queue the change.
     virtual void topicActive(std::string_view topic, bool active) = 0;
+    /// `connection` joined `topic` with its messages held (TopicRegistry::join with
+    /// `place`), after topicActive for it: find where it starts (after `since`, with what
+    /// the history has from there) and tell it, WsConnection::placed. Any thread; queues.
+    virtual void place(std::string_view topic, std::weak_ptr<WsConnection> connection, std::uint64_t ticket,
+                       std::optional<TopicPosition> since) = 0;
 };
 
 class TopicRegistry {
 public:
     /// Adds `c` to `name` (created on its first subscriber: `created`). Null when `c` was
-    /// subscribed already.
-    std::shared_ptr<Topic> join(std::string_view name, WsConnection& c, bool& created);
+    /// subscribed already. A `ticket` other than 0 holds what is published for `c` until
+    /// release() with that ticket (the broker places it first: TopicBroker::place).
+    std::shared_ptr<Topic> join(std::string_view name, WsConnection& c, bool& created, std::uint64_t ticket = 0);
     /// Removes `c` from `topic` (gone with its last subscriber: returns true then).
     bool leave(const std::shared_ptr<Topic>& topic, WsConnection& c);
+    /// Ends the hold of join(`ticket`): queues `history` for `c`, then what was held for it
+    /// with an offset after the history's last (or after `after`), and from then on
+    /// publishes reach it directly. False when that hold is gone (`c` left the topic).
+    bool release(const std::shared_ptr<Topic>& topic, WsConnection& c, std::uint64_t ticket,
+                 const std::vector<OffsetMessage>& history, std::uint64_t after);
+    /// Asks the broker to place `c` (see TopicBroker::place).
+    void place(std::string_view name, std::weak_ptr<WsConnection> c, std::uint64_t ticket,
+               std::optional<TopicPosition> since)
+    {
+        broker_->place(name, std::move(c), ticket, std::move(since));
+    }
 
     struct Published {
         std::size_t queued = 0;   // subscribers the frame was queued for
@@ -72,7 +105,9 @@ public:
     };
     /// Queues `frame` for every subscriber of `name` but `except`; any thread. Slow
     /// subscribers get their policy once the topic's lock is released.
-    Published publish(std::string_view name, const Message& message, std::uint64_t except = 0);
+    /// `offset`: the message's in its topic (broker), which held subscribers keep it by.
+    Published publish(std::string_view name, const Message& message, std::uint64_t except = 0,
+                      std::uint64_t offset = 0);
     /// A publish of the application: through the broker when there is one, else publish()
     /// (then `done`, if any, runs before this returns). Returns what publish() queued; 0
     /// with a broker (the message arrives later, through it).
@@ -107,6 +142,9 @@ private:
     }
     std::shared_ptr<Topic> find(std::string_view name) const;
     std::optional<SlowSubscriberPolicy> policyFor(std::string_view name) const;
+    /// Applies the slow-subscriber policy to `c` (topic's lock released).
+    void slow(std::string_view name, const std::shared_ptr<WsConnection>& c, SlowSubscriberPolicy policy,
+              const Message& message, Published& result);
 
     std::array<Shard, 16> shards_;  // publishes to different topics rarely meet on a lock
     TopicActivityListener activity_;  // set before start

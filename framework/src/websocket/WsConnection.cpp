@@ -1170,19 +1170,44 @@ WsConnection::Subscriptions* WsConnection::subscriptions()
     return s;  // another thread made it first
 }
 
-bool WsConnection::subscribe(std::string_view name)
+bool WsConnection::subscribe(std::string_view name, const TopicPosition* since)
 {
     if (!server_->topics || name.empty()) return false;
     auto* subs = subscriptions();
     std::lock_guard lock(subs->mutex);
     if (subs->closed) return false;
     bool created = false;
-    auto topic = server_->topics->join(name, *this, created);
+    // With a broker the subscriber's messages are held until the broker has placed it in
+    // the topic (its position, and the history after `since`); in-process it starts now.
+    const bool place = server_->topics->hasBroker();
+    const std::uint64_t ticket = place ? ++nextTicket_ : 0;
+    auto topic = server_->topics->join(name, *this, created, ticket);
     if (!topic) return false;
     subs->topics.push_back(std::move(topic));
     server_->metrics.subscribersChanged(1);
     if (created) server_->metrics.topicsChanged(1);
+    if (place) server_->topics->place(name, weak_from_this(), ticket, since ? std::optional(*since) : std::nullopt);
+    else if (since) topicGap(std::string(name), TopicGap{0, 0, true});  // no history here
     return true;
+}
+
+void WsConnection::placed(std::string name, std::uint64_t ticket, TopicPosition position, std::optional<TopicGap> gap,
+                          std::vector<OffsetMessage> history)
+{
+    boost::asio::post(strand_, [self = shared_from_this(), name = std::move(name), ticket,
+                                position = std::move(position), gap, history = std::move(history)] {
+        std::shared_ptr<Topic> topic;
+        if (auto* subs = self->subscriptions_.load(std::memory_order_acquire)) {
+            std::lock_guard lock(subs->mutex);
+            for (const auto& t : subs->topics)
+                if (t->name == name) topic = t;
+        }
+        if (!topic) return;  // unsubscribed or closed meanwhile
+        // The listener first: what it sends from onSubscribed precedes the topic's messages.
+        if (gap) self->callListener([&] { self->listener_->onTopicGap(name, *gap); });
+        self->callListener([&] { self->listener_->onSubscribed(name, position); });
+        self->server_->topics->release(topic, *self, ticket, history, position.offset);
+    });
 }
 
 bool WsConnection::unsubscribe(std::string_view name)
