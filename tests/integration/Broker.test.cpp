@@ -13,6 +13,7 @@
 #include "broker/RedisConnection.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <future>
 #include <mutex>
@@ -26,14 +27,30 @@ using namespace std::chrono_literals;
 namespace {
 
 /// Subscribes to "news" on connect; "pub text" publishes text from the session; every gap
-/// is recorded.
+/// is recorded. With a query parameter `since` (a position, or empty for none) it reports
+/// its positions to the client: "@at epoch:offset" from onSubscribed, "@gap from-to" or
+/// "@gap epoch" from onTopicGap; and subscribes from that position when one is given.
 class Subscriber : public WebSocketListener {
 public:
-    explicit Subscriber(std::vector<TopicGap>& gaps, std::mutex& mutex) : gaps_(gaps), mutex_(mutex) {}
+    Subscriber(std::vector<TopicGap>& gaps, std::mutex& mutex, std::optional<std::string> since)
+        : gaps_(gaps), mutex_(mutex), since_(std::move(since))
+    {
+    }
     void onConnect(Session s) override
     {
         session_ = s;
-        s.subscribe("news");
+        if (!since_ || since_->empty()) {
+            s.subscribe("news");
+        } else {
+            const auto position = TopicPosition::parse(*since_);
+            REQUIRE(position);
+            s.subscribe("news", *position);
+        }
+    }
+    void onSubscribed(std::string_view topic, const TopicPosition& position) override
+    {
+        CHECK(topic == "news");
+        if (since_) session_.sendText("@at " + position.toString());
     }
     void onText(std::string_view m) override
     {
@@ -42,6 +59,7 @@ public:
     void onTopicGap(std::string_view topic, const TopicGap& gap) override
     {
         CHECK(topic == "news");
+        if (since_) session_.sendText(gap.newEpoch ? std::string("@gap epoch") : fmt::format("@gap {}-{}", gap.from, gap.to));
         std::lock_guard lock(mutex_);
         gaps_.push_back(gap);
     }
@@ -49,6 +67,7 @@ public:
 private:
     std::vector<TopicGap>& gaps_;
     std::mutex& mutex_;
+    const std::optional<std::string> since_;
     Session session_;
 };
 
@@ -64,8 +83,8 @@ struct Node {
                 context.addHealth("/health");
                 context.addMetrics("/metrics");
                 context.addWebSocket("/t", [this](WebSocketServletFactory& f) {
-                    f.addMapping("/", [this](const UpgradeRequest&, UpgradeResponse&) {
-                        return std::make_shared<Subscriber>(gaps, mutex);
+                    f.addMapping("/", [this](const UpgradeRequest& request, UpgradeResponse&) {
+                        return std::make_shared<Subscriber>(gaps, mutex, request.queryParameter("since"));
                     });
                 });
             },
@@ -81,11 +100,11 @@ struct Node {
             });
     }
     Server& srv() { return server->server(); }
-    std::unique_ptr<RawClient> subscriber()
+    std::unique_ptr<RawClient> subscriber(const std::string& path = "/t")
     {
         const auto before = srv().subscriberCount("news");
         auto c = std::make_unique<RawClient>(server->port());
-        REQUIRE(c->handshake("/t").status == 101);
+        REQUIRE(c->handshake(path).status == 101);
         waitUntil([&] { return srv().subscriberCount("news") == before + 1; });
         waitUntilReady();
         return c;
@@ -390,7 +409,7 @@ TEST_CASE("broker: a goodbye published by an onStopping listener reaches the nod
         [&](ServletContextHandler& context) {
             context.addWebSocket("/t", [&](WebSocketServletFactory& f) {
                 f.addMapping("/", [&](const UpgradeRequest&, UpgradeResponse&) {
-                    return std::make_shared<Subscriber>(gaps, mutex);
+                    return std::make_shared<Subscriber>(gaps, mutex, std::nullopt);
                 });
             });
         },
@@ -462,4 +481,139 @@ TEST_CASE("broker: a Redis that lost acknowledged writes (offsets going back in 
     Node::waitUntil([&] { return b.gapCount() == 1; });
     std::lock_guard lock(b.mutex);
     CHECK(b.gaps[0].newEpoch);
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery by position: Session::subscribe(topic, since) and onSubscribed
+
+namespace {
+
+/// The position in an "@at epoch:offset" line.
+TopicPosition atLine(RawClient& c)
+{
+    auto f = c.readFrame(5s);
+    REQUIRE(f);
+    REQUIRE(f->payload.starts_with("@at "));
+    auto position = TopicPosition::parse(f->payload.substr(4));
+    REQUIRE(position);
+    return *position;
+}
+
+/// Publishes "m<from>" ... "m<to - 1>" on `node`, each waiting for Redis's answer.
+void publishRange(Server& node, int from, int to)
+{
+    for (int i = from; i < to; ++i) REQUIRE_FALSE(publishAndWait(node, "m" + std::to_string(i)));
+}
+
+}  // namespace
+
+TEST_CASE("broker: a topic position reads and prints as epoch:offset")
+{
+    const auto p = TopicPosition::parse("3fa9c0:42");
+    REQUIRE(p);
+    CHECK(p->epoch == "3fa9c0");
+    CHECK(p->offset == 42);
+    CHECK(p->toString() == "3fa9c0:42");
+    CHECK(TopicPosition::parse(":0") == TopicPosition{"", 0});
+    for (const char* bad : {"", "abc", "abc:", "abc:-1", "abc:1x", "a-b:1", "abc:99999999999999999999"})
+        CHECK_MESSAGE(!TopicPosition::parse(bad), bad);
+}
+
+TEST_CASE("broker: a subscriber's position comes before the topic's messages, and counting from it is exact")
+{
+    // A fresh topic, one publisher: message "m<i>" is the topic's offset i + 1. A client
+    // subscribes on the other node while the publisher runs; whatever position it is
+    // given, the next message it receives must be the one right after it.
+    RedisServer redis;
+    Node a(redis.url()), b(redis.url());
+    auto keeper = a.subscriber();  // the topic exists (and has its epoch) before publishing
+    constexpr int total = 300;
+    std::thread publisher([&] { publishRange(a.srv(), 0, total); });
+    Node::waitUntil([&] { return a.srv().brokerState().published >= 50; });
+    auto c = b.subscriber("/t?since=");
+    const auto at = atLine(*c);
+    CHECK(!at.epoch.empty());
+    publisher.join();
+    REQUIRE(at.offset < total);
+    const auto got = readTexts(*c, total - at.offset);
+    CHECK(got == numbered("m", static_cast<int>(at.offset), total));
+    CHECK_FALSE(c->readFrame(200ms));
+    CHECK(readTexts(*keeper, total) == numbered("m", 0, total));
+}
+
+TEST_CASE("broker: a client that reconnects with its position gets what it missed, then the live messages, once each")
+{
+    RedisServer redis;
+    Node a(redis.url()), b(redis.url());
+    auto keeper = a.subscriber();  // the topic stays live on node a throughout
+    auto first = a.subscriber("/t?since=");
+    auto at = atLine(*first);
+    CHECK(at.offset == 0);
+    publishRange(b.srv(), 0, 10);
+    CHECK(readTexts(*first, 10) == numbered("m", 0, 10));
+    at.offset += 10;  // the client counts the topic's messages
+    first->close();
+    Node::waitUntil([&] { return a.srv().subscriberCount("news") == 1; });
+    publishRange(b.srv(), 10, 30);  // missed
+
+    // Reconnects to node a with its position while node b keeps publishing: what it
+    // missed comes from the history, what is published meanwhile is held for it.
+    constexpr int total = 230;
+    std::thread publisher([&] { publishRange(b.srv(), 30, total); });
+    auto again = a.subscriber("/t?since=" + at.toString());
+    CHECK(atLine(*again) == at);  // nothing of it was lost
+    publisher.join();
+    CHECK(readTexts(*again, total - 10) == numbered("m", 10, total));
+    CHECK_FALSE(again->readFrame(200ms));
+    CHECK(a.gapCount() == 0);
+    CHECK(a.srv().brokerState().recovered >= 20);
+
+    // The same on the other node, which had no subscriber of the topic yet (it syncs the
+    // topic first, and places the client after that).
+    auto elsewhere = b.subscriber("/t?since=" + TopicPosition{at.epoch, 200}.toString());
+    CHECK(atLine(*elsewhere) == TopicPosition{at.epoch, 200});
+    CHECK(readTexts(*elsewhere, 30) == numbered("m", 200, total));
+    CHECK_FALSE(elsewhere->readFrame(200ms));
+}
+
+TEST_CASE("broker: a position older than the history window is a gap, then what the window still has")
+{
+    RedisServer redis;
+    Node a(redis.url(), [](RedisBrokerConfig& c) { c.historySize = 5; });
+    auto keeper = a.subscriber();
+    auto first = a.subscriber("/t?since=");
+    const auto at = atLine(*first);
+    first->close();
+    publishRange(a.srv(), 0, 20);
+    auto again = a.subscriber("/t?since=" + at.toString());
+    CHECK(readTexts(*again, 1) == std::vector<std::string>{fmt::format("@gap {}-{}", at.offset + 1, at.offset + 15)});
+    CHECK(atLine(*again) == TopicPosition{at.epoch, at.offset + 15});
+    CHECK(readTexts(*again, 5) == numbered("m", 15, 20));
+    CHECK_FALSE(again->readFrame(200ms));
+}
+
+TEST_CASE("broker: a position in an epoch Redis no longer has, or beyond its last offset, is a new-epoch gap")
+{
+    RedisServer redis;
+    Node a(redis.url());
+    auto keeper = a.subscriber();
+    publishRange(a.srv(), 0, 3);
+    CHECK(readTexts(*keeper, 3).size() == 3);
+    for (const bool sameEpoch : {false, true}) {
+        CAPTURE(sameEpoch);
+        auto probe = a.subscriber("/t?since=");  // learns the current position
+        const auto now = atLine(*probe);
+        CHECK(now.offset >= 3);
+        probe->close();
+        Node::waitUntil([&] { return a.srv().subscriberCount("news") == 1; });
+        const TopicPosition since = sameEpoch ? TopicPosition{now.epoch, now.offset + 5} : TopicPosition{"0bad", 2};
+        auto c = a.subscriber("/t?since=" + since.toString());
+        CHECK(readTexts(*c, 1) == std::vector<std::string>{"@gap epoch"});
+        CHECK(atLine(*c) == now);  // from the current position on
+        REQUIRE_FALSE(publishAndWait(a.srv(), "next"));
+        CHECK(readTexts(*c, 1) == std::vector<std::string>{"next"});
+        CHECK(readTexts(*keeper, 1) == std::vector<std::string>{"next"});
+        c->close();
+        Node::waitUntil([&] { return a.srv().subscriberCount("news") == 1; });
+    }
 }

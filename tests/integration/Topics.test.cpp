@@ -10,6 +10,7 @@
 #include "support/TestServer.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,6 +46,7 @@ public:
     void onText(std::string_view m) override
     {
         if (m.starts_with("sub ")) session_.subscribe(m.substr(4));
+        else if (m.starts_with("since ")) session_.subscribe("recovered", *TopicPosition::parse(m.substr(6)));
         else if (m.starts_with("unsub ")) session_.unsubscribe(m.substr(6));
         else if (m.starts_with("pub ")) {
             const auto rest = m.substr(4);
@@ -58,6 +60,14 @@ public:
             server->publish("news", Message::text("second"));
             session_.sendText("third");
         }
+    }
+    void onTopicGap(std::string_view topic, const TopicGap& gap) override
+    {
+        session_.sendText(fmt::format("gap {} {}-{}{}", topic, gap.from, gap.to, gap.newEpoch ? " epoch" : ""));
+    }
+    void onSubscribed(std::string_view topic, const TopicPosition& position) override
+    {
+        session_.sendText(fmt::format("subscribed {} {}", topic, position.toString()));
     }
     Server* server = nullptr;
 
@@ -436,5 +446,21 @@ TEST_SUITE("topics")
         CHECK(next() == text + "!");
         takeover[1]->sendText("echo " + other);
         CHECK(next() == other);
+    }
+
+    TEST_CASE("without a broker topics keep no history: a subscribe from a position says so, and no position is given")
+    {
+        Fixture fx(2);
+        auto clients = fx.connect(1);
+        clients[0]->sendText("since 3fa9:7");
+        auto gap = clients[0]->readFrame(5s);
+        REQUIRE(gap);
+        CHECK(gap->payload == "gap recovered 0-0 epoch");
+        Fixture::waitFor([&] { return fx.srv().subscriberCount("recovered") == 1; });
+        CHECK(fx.srv().publish("recovered", Message::text("live")) == 1);
+        auto live = clients[0]->readFrame(5s);
+        REQUIRE(live);
+        CHECK(live->payload == "live");  // (no "subscribed" line: onSubscribed is for the broker)
+        CHECK_FALSE(clients[0]->readFrame(200ms));
     }
 }
