@@ -47,6 +47,8 @@ std::string_view refuseName(std::string_view name)
     if (name.empty()) return "it is empty";
     if (name.size() > ChatEndPoint::maxNameSize) return "that name is too long (32 bytes at most)";
     if (name.front() == '*') return "names cannot start with '*'";
+    if (name.front() == '!') return "names cannot start with '!'";
+    if (name.find(':') != std::string_view::npos) return "names cannot contain ':'";
     const bool hasControl = std::any_of(name.begin(), name.end(), [](char c) {
         return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
     });
@@ -60,7 +62,8 @@ void ChatEndPoint::onConnect(wharf::Session session)
 {
     session_ = std::move(session);
     session_.sendText(fmt::format("* connected to node {}", node_));
-    session_.subscribe(topic_);
+    if (resume_.since) session_.subscribe(topic_, *resume_.since);
+    else session_.subscribe(topic_);
     wharf::log::info("chat: {} connected to {} ({} there)", session_.remoteAddress(), topic_,
                      server_.subscriberCount(topic_));
 }
@@ -79,6 +82,19 @@ void ChatEndPoint::onText(std::string_view message)
     username_ = name;
     wharf::log::info("chat: {} is {}", session_.remoteAddress(), username_);
     publish(fmt::format("* {} joined", username_), username_);
+}
+
+void ChatEndPoint::onSubscribed(std::string_view, const wharf::TopicPosition& position)
+{
+    // Sent before any of the room's messages reach this client (and before what it missed).
+    if (resume_.positions) session_.sendText(fmt::format("* position {}", position.toString()));
+}
+
+void ChatEndPoint::onTopicGap(std::string_view, const wharf::TopicGap& gap)
+{
+    if (!resume_.positions) return;
+    if (gap.newEpoch) session_.sendText("* lost: the room's earlier messages are gone");
+    else session_.sendText(fmt::format("* lost: {} message(s) of the room are no longer kept", gap.to - gap.from + 1));
 }
 
 void ChatEndPoint::onBinary(std::span<const std::byte>)

@@ -15,6 +15,8 @@
 // With --redis, every wharf-chat that names the same Redis shares the rooms: run several
 // behind a load balancer (docs/scaling.md). Each client is first told which node it is on;
 // a text that Redis did not take is reported to its sender alone, beginning with "! ".
+// A client that connects with "?since=" learns its position in the room, and one that
+// reconnects with "?since=EPOCH:OFFSET" first gets what it missed (ChatEndPoint.hpp).
 // Ctrl-C or SIGTERM stop it gracefully: every client gets a 1001 close first; a second
 // one stops it at once. SIGHUP reloads --tls-cert and --tls-key (docs/operations.md).
 
@@ -181,9 +183,19 @@ int main(int argc, char** argv)
                     response.reject(404, "no such room: names are 1 to 32 letters, digits, '-' or '_'");
                     return nullptr;
                 }
+                // "?since=": the client counts the room's messages (the page does), and
+                // "?since=EPOCH:OFFSET" resumes after the last one it has (ChatEndPoint.hpp).
+                chat::Resume resume;
+                if (auto since = request.queryParameter("since")) {
+                    resume.positions = true;
+                    if (!since->empty() && !(resume.since = wharf::TopicPosition::parse(*since))) {
+                        response.reject(400, "since must be EPOCH:OFFSET, a position the chat gave");
+                        return nullptr;
+                    }
+                }
                 // The port is known once the server runs (--port 0), as it does by now.
                 return std::make_shared<chat::ChatEndPoint>(server, std::move(topic),
-                                                            node.empty() ? defaultNodeName(server) : node);
+                                                            node.empty() ? defaultNodeName(server) : node, resume);
             };
             factory.addMapping("/chat", enter);
             factory.addMapping("/chat/{room}", enter);

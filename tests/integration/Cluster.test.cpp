@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -515,9 +516,9 @@ namespace {
 /// A chat client on a raw socket: connected to the lobby, it reads the node line first.
 class ChatClient {
 public:
-    explicit ChatClient(std::uint16_t port) : socket_(port)
+    explicit ChatClient(std::uint16_t port, const std::string& path = "/chat") : socket_(port)
     {
-        const auto response = socket_.handshake("/chat");
+        const auto response = socket_.handshake(path);
         if (response.status != 101) throw std::runtime_error("chat handshake answered " + std::to_string(response.status));
         const auto first = next(5s);
         const std::string prefix = "* connected to node ";
@@ -538,6 +539,18 @@ public:
     }
     /// Everything received so far.
     const std::vector<std::string>& received() const { return received_; }
+    /// Its position in the room (a client of "?since="): the "* position" line's, plus
+    /// the room messages after it, counted as the chat page counts them.
+    std::optional<TopicPosition> position() const
+    {
+        std::optional<TopicPosition> at;
+        for (const auto& line : received_) {
+            if (line.starts_with("* position ")) at = TopicPosition::parse(line.substr(11));
+            else if (at && !line.starts_with("! ") && (!line.starts_with("* ") || line.find(':') == std::string::npos))
+                ++at->offset;
+        }
+        return at;
+    }
     /// Joins with `name` and waits for the announcement.
     bool join(const std::string& name)
     {
@@ -627,6 +640,45 @@ TEST_SUITE("cluster")
         CHECK(alice.waitFor(*back));
         for (const auto& text : bob.received()) CHECK(text.find("lost in the outage") == std::string::npos);
         for (const auto& text : alice.received()) CHECK(text != "alice: lost in the outage");
+    }
+
+    TEST_CASE("wharf-chat --redis: a client that reconnects with its position gets what the room said meanwhile, once, on any node")
+    {
+        RedisServer redis;
+        ChatNode one(redis.url(), "one");
+        ChatNode two(redis.url(), "two");
+        auto alice = std::make_unique<ChatClient>(one.port(), "/chat?since=");
+        ChatClient bob(two.port());
+        REQUIRE(alice->join("alice"));
+        REQUIRE(bob.join("bob"));
+        bob.send("one");
+        REQUIRE(alice->waitFor("bob: one"));
+        const auto at = alice->position();
+        REQUIRE(at);
+        INFO("alice saw: " << fmt::format("{}", fmt::join(alice->received(), " | ")));
+        alice.reset();  // gone without a goodbye of her own; her node announces it
+        REQUIRE(bob.waitFor("* alice left"));
+        bob.send("two");
+        REQUIRE(bob.waitFor("bob: two"));
+        bob.send("three");
+        REQUIRE(bob.waitFor("bob: three"));
+
+        // Back, through the other node: what she missed first, then the live messages.
+        ChatClient again(two.port(), "/chat?since=" + at->toString());
+        REQUIRE(again.waitFor("bob: three"));
+        bob.send("four");
+        REQUIRE(again.waitFor("bob: four"));
+        const std::vector<std::string> expected{"* connected to node two", "* position " + at->toString(), "* alice left",
+                                                "bob: two", "bob: three", "bob: four"};
+        CHECK(again.received() == expected);
+        CHECK(again.position() == TopicPosition{at->epoch, at->offset + 4});
+
+        // A position the chat never gave is refused at the handshake, and a name with ':'
+        // (which would make the room's lines ambiguous to a counting client) is refused.
+        RawClient bad(one.port());
+        CHECK(bad.handshake("/chat?since=not-a-position").status == 400);
+        again.send("mallory: x");
+        CHECK(again.waitFor("* name not accepted: names cannot contain ':'"));
     }
 
     TEST_CASE("nginx in front of two wharf-chat nodes: clients on different nodes chat through it")
