@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -58,6 +59,51 @@ private:
     wharf::Server& server_;
     wharf::Session session_;
 };
+//]
+
+//[resume
+// A room whose clients resume where they left off. The client asks with "?since=" (empty
+// the first time), keeps the position it is given, counts the room's messages after it,
+// and reconnects with "?since=EPOCH:OFFSET".
+class ResumableRoom : public wharf::WebSocketListener {
+public:
+    explicit ResumableRoom(std::optional<wharf::TopicPosition> since) : since_(std::move(since)) {}
+
+    void onConnect(wharf::Session session) override
+    {
+        session_ = session;
+        if (since_) session_.subscribe("room:lobby", *since_);  // what it missed comes first
+        else session_.subscribe("room:lobby");
+    }
+    void onSubscribed(std::string_view, const wharf::TopicPosition& position) override
+    {
+        // Reaches the client before any message of the room that follows `position`.
+        session_.sendText(fmt::format("position {}", position.toString()));
+    }
+    void onTopicGap(std::string_view, const wharf::TopicGap&) override
+    {
+        session_.sendText("lost: some messages of the room are gone; count from the next position");
+    }
+
+private:
+    std::optional<wharf::TopicPosition> since_;
+    wharf::Session session_;
+};
+
+void addResumableRoom(wharf::WebSocketServletFactory& factory)
+{
+    factory.addMapping("/room", [](const wharf::UpgradeRequest& request, wharf::UpgradeResponse& response)
+                                    -> std::shared_ptr<wharf::WebSocketListener> {
+        std::optional<wharf::TopicPosition> since;
+        if (auto text = request.queryParameter("since"); text && !text->empty()) {
+            if (!(since = wharf::TopicPosition::parse(*text))) {
+                response.reject(400, "since must be EPOCH:OFFSET");
+                return nullptr;
+            }
+        }
+        return std::make_shared<ResumableRoom>(since);
+    });
+}
 //]
 
 //[health
