@@ -138,9 +138,10 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
     std::vector<Slow> slow;
     {
         std::lock_guard lock(topic->mutex);
+        const bool placing = !topic->placing.empty();  // (rare: only just after a subscribe with a broker)
         for (WsConnection* c : topic->subscribers) {
             if (except && c->id() == except) continue;
-            if (!topic->placing.empty()) {  // (rare: only just after a subscribe with a broker)
+            if (placing) {
                 const auto p = std::find_if(topic->placing.begin(), topic->placing.end(),
                                             [&](const Topic::Placing& p) { return p.connection == c; });
                 if (p != topic->placing.end()) {
@@ -183,6 +184,13 @@ void TopicRegistry::slow(std::string_view name, const std::shared_ptr<WsConnecti
             log::error("publish drop listener threw");
         }
     }
+}
+
+bool TopicRegistry::holds(Topic& topic, const WsConnection& c, std::uint64_t ticket) const
+{
+    std::lock_guard lock(topic.mutex);
+    return std::any_of(topic.placing.begin(), topic.placing.end(),
+                       [&](const Topic::Placing& p) { return p.connection == &c && p.ticket == ticket; });
 }
 
 bool TopicRegistry::release(const std::shared_ptr<Topic>& topic, WsConnection& c, std::uint64_t ticket,

@@ -91,6 +91,8 @@ public:
     /// publishes reach it directly. False when that hold is gone (`c` left the topic).
     bool release(const std::shared_ptr<Topic>& topic, WsConnection& c, std::uint64_t ticket,
                  const std::vector<OffsetMessage>& history, std::uint64_t after);
+    /// Whether join(`ticket`)'s hold for `c` is still there (not released, `c` not gone).
+    bool holds(Topic& topic, const WsConnection& c, std::uint64_t ticket) const;
     /// Asks the broker to place `c` (see TopicBroker::place).
     void place(std::string_view name, std::weak_ptr<WsConnection> c, std::uint64_t ticket,
                std::optional<TopicPosition> since)

@@ -1202,7 +1202,8 @@ void WsConnection::placed(std::string name, std::uint64_t ticket, TopicPosition 
             for (const auto& t : subs->topics)
                 if (t->name == name) topic = t;
         }
-        if (!topic) return;  // unsubscribed or closed meanwhile
+        // Unsubscribed or closed meanwhile, or subscribed again (a later ticket places that).
+        if (!topic || !self->server_->topics->holds(*topic, *self, ticket)) return;
         // The listener first: what it sends from onSubscribed precedes the topic's messages.
         if (gap) self->callListener([&] { self->listener_->onTopicGap(name, *gap); });
         self->callListener([&] { self->listener_->onSubscribed(name, position); });
