@@ -1,5 +1,7 @@
 #include "broker/RedisConnection.hpp"
 
+#include "detail/CloseOnExec.hpp"
+
 #include <wharf/Error.hpp>
 #include <wharf/Log.hpp>
 
@@ -202,6 +204,7 @@ void RedisConnection::connect()
                 [self, generation](boost::system::error_code ec, const tcp::endpoint&) {
                     if (generation != self->generation_) return;
                     if (ec) return self->fail(ec.message());
+                    setCloseOnExec(self->socket_.native_handle());
                     boost::system::error_code ignored;
                     self->socket_.set_option(tcp::no_delay(true), ignored);
                     if (self->tlsContext_) self->handshake();

@@ -15,6 +15,7 @@
 
 #include "client/ClientHandshake.hpp"
 #include "client/ClientTls.hpp"
+#include "detail/CloseOnExec.hpp"
 #include "detail/Format.hpp"
 #include "detail/PlainConnection.hpp"
 #include "detail/Poller.hpp"
@@ -204,6 +205,7 @@ private:
             return fail(failure(Errc::ConnectFailed, fmt::format("cannot connect to {}: {}", where, ec.message())));
         }
         remote_ = fmt::format("{}", endpoint);
+        detail::setCloseOnExec(tcp_.socket().native_handle());
         boost::system::error_code ignored;
         tcp_.socket().set_option(tcp::no_delay(true), ignored);
         tcp_.socket().non_blocking(true, ignored);

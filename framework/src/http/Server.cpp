@@ -1,5 +1,6 @@
 #include <wharf/Server.hpp>
 
+#include "detail/CloseOnExec.hpp"
 #include "detail/Format.hpp"
 #include "detail/PlainConnection.hpp"
 #include "detail/ServerState.hpp"
@@ -144,6 +145,7 @@ struct Server::Impl {
         l.acceptor->async_accept(state->strands.next(), l.peer, [this, &l](const boost::system::error_code& ec, tcp::socket s) {
             if (ec == net::error::operation_aborted || !l.acceptor->is_open()) return;
             if (ec) return acceptFailed(l, ec);
+            detail::setCloseOnExec(s.native_handle());
             if (l.failedAccepts) acceptWorks(l);
             state->metrics.connectionAccepted();
             if (state->connections.limitsAddresses() &&
@@ -211,6 +213,7 @@ struct Server::Impl {
         l.acceptor = std::make_unique<tcp::acceptor>(strand);
         l.retry = std::make_unique<net::steady_timer>(strand);
         l.acceptor->open(endpoint.protocol(), ec);
+        if (!ec) detail::setCloseOnExec(l.acceptor->native_handle());
         if (!ec) l.acceptor->set_option(net::socket_base::reuse_address(true), ec);
         if (!ec && address.is_v6()) l.acceptor->set_option(net::ip::v6_only(false), ec);
         // Accepted sockets inherit TCP_NODELAY on Linux: set once here rather than per connection.
