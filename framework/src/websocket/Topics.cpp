@@ -161,6 +161,7 @@ TopicRegistry::Published TopicRegistry::publish(std::string_view name, const Mes
         }
     }
     for (auto& [c, policy] : slow) this->slow(name, c, policy, message, result);
+    if (result.dropped) dropped_.fetch_add(result.dropped, std::memory_order_relaxed);
     return result;
 }
 
@@ -173,8 +174,7 @@ void TopicRegistry::slow(std::string_view name, const std::shared_ptr<WsConnecti
         c->close(CloseStatus::PolicyViolation, "slow subscriber", CloseMode::AfterQueued);
         return;
     }
-    ++result.dropped;
-    dropped_.fetch_add(1, std::memory_order_relaxed);
+    ++result.dropped;  // (counted in dropped_ by the caller, once)
     if (const auto& listener = c->policy().publishDropListener) {
         try {
             listener(Session(c), name, message);
@@ -186,11 +186,21 @@ void TopicRegistry::slow(std::string_view name, const std::shared_ptr<WsConnecti
     }
 }
 
+namespace {
+
+/// join(`ticket`)'s hold for `c` in `topic` (its lock held), or placing.end().
+std::vector<Topic::Placing>::iterator findPlacing(Topic& topic, const WsConnection& c, std::uint64_t ticket)
+{
+    return std::find_if(topic.placing.begin(), topic.placing.end(),
+                        [&](const Topic::Placing& p) { return p.connection == &c && p.ticket == ticket; });
+}
+
+}  // namespace
+
 bool TopicRegistry::holds(Topic& topic, const WsConnection& c, std::uint64_t ticket) const
 {
     std::lock_guard lock(topic.mutex);
-    return std::any_of(topic.placing.begin(), topic.placing.end(),
-                       [&](const Topic::Placing& p) { return p.connection == &c && p.ticket == ticket; });
+    return findPlacing(topic, c, ticket) != topic.placing.end();
 }
 
 bool TopicRegistry::release(const std::shared_ptr<Topic>& topic, WsConnection& c, std::uint64_t ticket,
@@ -200,9 +210,7 @@ bool TopicRegistry::release(const std::shared_ptr<Topic>& topic, WsConnection& c
     SlowSubscriberPolicy policy;
     {
         std::lock_guard lock(topic->mutex);
-        const auto p = std::find_if(topic->placing.begin(), topic->placing.end(), [&](const Topic::Placing& p) {
-            return p.connection == &c && p.ticket == ticket;
-        });
+        const auto p = findPlacing(*topic, c, ticket);
         if (p == topic->placing.end()) return false;
         policy = topic->policy.value_or(c.policy().slowSubscriberPolicy);
         const auto queue = [&](const OffsetMessage& m) {
@@ -220,11 +228,12 @@ bool TopicRegistry::release(const std::shared_ptr<Topic>& topic, WsConnection& c
     }
     if (!skipped.empty()) {
         auto self = c.weak_from_this().lock();
-        Published ignored;
+        Published counted;
         if (!self) return true;
-        if (policy == SlowSubscriberPolicy::Close) slow(topic->name, self, policy, skipped.front(), ignored);
+        if (policy == SlowSubscriberPolicy::Close) slow(topic->name, self, policy, skipped.front(), counted);
         else
-            for (const auto& m : skipped) slow(topic->name, self, policy, m, ignored);
+            for (const auto& m : skipped) slow(topic->name, self, policy, m, counted);
+        if (counted.dropped) dropped_.fetch_add(counted.dropped, std::memory_order_relaxed);
     }
     return true;
 }
